@@ -1,0 +1,1 @@
+"""The ``portkey`` command line."""

@@ -1,0 +1,103 @@
+"""``portkey``: serve the gateway, run the offline demo, print and check the config schema."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from portkey.config.loader import ConfigError, json_schema, load_file
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Portkey AI gateway.")
+config_app = typer.Typer(no_args_is_help=True, help="Inspect and check portkey.yaml.")
+app.add_typer(config_app, name="config")
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="portkey.yaml (default: $PORTKEY_CONFIG)", dir_okay=False),
+]
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (default from config)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default from config, 8787)")] = None,
+    config: ConfigOption = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+) -> None:
+    """Start the gateway."""
+    import uvicorn
+
+    path = config or (
+        Path(os.environ["PORTKEY_CONFIG"]) if os.environ.get("PORTKEY_CONFIG") else None
+    )
+    settings = _load(path).server if path else None
+    if path:
+        os.environ["PORTKEY_CONFIG"] = str(path.resolve())
+    uvicorn.run(
+        "portkey.server:create_app",
+        factory=True,
+        host=host or (settings.host if settings else "127.0.0.1"),
+        port=port if port is not None else (settings.port if settings else 8787),
+        workers=workers or (settings.workers if settings else 1),
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        server_header=False,
+        log_level=log_level,
+        timeout_keep_alive=30,
+        backlog=4096,
+    )
+
+
+@app.command()
+def demo(
+    requests: Annotated[int, typer.Option(help="load-balanced requests to send")] = 20,
+) -> None:
+    """Start the gateway beside a local fake upstream and show routing at work (offline)."""
+    import asyncio
+
+    from portkey.cli.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(requests)))
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of portkey.yaml."""
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@config_app.command("validate")
+def config_validate(file: Annotated[Path, typer.Argument(dir_okay=False)]) -> None:
+    """Check a portkey.yaml; errors name the line and field."""
+    parsed = _load(file)
+    Console().print(
+        f"[green]ok[/green] {file}: {len(parsed.providers)} providers, "
+        f"{len(parsed.configs)} configs"
+    )
+
+
+def _load(path: Path):  # type: ignore[no-untyped-def]
+    try:
+        return load_file(path)
+    except ConfigError as exc:
+        err.print(f"[red]invalid config[/red] {exc.source}")
+        for issue in exc.issues:
+            err.print(f"  {issue}")
+        raise typer.Exit(2) from exc
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Declarative config: portkey.yaml and the Portkey config object."""

@@ -1,0 +1,67 @@
+"""The portkey.yaml file: server settings, named providers (virtual keys) and named configs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from portkey.config.routing import RoutingConfig, Strict, Target
+
+
+class UpstreamPool(Strict):
+    """The one pooled HTTP client each process uses for every upstream call."""
+
+    limit: int = Field(default=1024, ge=1, description="max open connections in total")
+    limit_per_host: int = Field(default=0, ge=0, description="0 = no per-host limit")
+    keepalive_timeout_s: float = Field(default=30.0, gt=0)
+    connect_timeout_ms: int = Field(default=10_000, gt=0)
+
+
+class Reload(Strict):
+    watch: bool = True
+    interval_s: float = Field(default=1.0, gt=0)
+
+
+class ServerSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    #: Defaults for targets that set none (milliseconds).
+    request_timeout_ms: int = Field(default=600_000, gt=0)
+    stream_first_token_timeout_ms: int | None = Field(default=None, gt=0)
+    stream_idle_timeout_ms: int = Field(default=120_000, gt=0)
+    #: What to do with a request parameter the chosen provider lacks.
+    unsupported_params: Literal["ignore", "warn", "raise"] = "warn"
+    upstream: UpstreamPool = UpstreamPool()
+    reload: Reload = Reload()
+
+
+class ProviderEntry(Target):
+    """A named provider credential; ``virtual_key: <name>`` in a target refers to it."""
+
+    @model_validator(mode="after")
+    def _is_a_leaf(self) -> ProviderEntry:
+        if self.provider is None:
+            raise ValueError("a provider entry needs 'provider'")
+        if self.targets is not None or self.strategy is not None:
+            raise ValueError("a provider entry cannot hold 'strategy' or 'targets'")
+        return self
+
+
+class PortkeyFile(Strict):
+    """The root of portkey.yaml."""
+
+    version: Literal[1] = 1
+    server: ServerSettings = ServerSettings()
+    providers: dict[str, ProviderEntry] = Field(default_factory=dict)
+    configs: dict[str, RoutingConfig] = Field(default_factory=dict)
+    #: Config used when a request names neither a config nor a provider.
+    default_config: str | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> PortkeyFile:
+        if self.default_config is not None and self.default_config not in self.configs:
+            raise ValueError(f"default_config {self.default_config!r} is not in 'configs'")
+        return self

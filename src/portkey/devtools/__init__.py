@@ -1,0 +1,1 @@
+"""Developer tooling: fakes and helpers for tests and the offline demo."""

@@ -1,0 +1,1 @@
+"""The AI gateway: ASGI app, ingress, router (strategy tree), retries, streaming."""

@@ -1,0 +1,303 @@
+"""The hot-path ASGI app: /v1 endpoints, /health and /ready. Plain ASGI, no framework."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import orjson
+
+from portkey.errors import GatewayError, InvalidRequest, NotFound, PayloadTooLarge
+from portkey.gateway import ingress
+from portkey.gateway.ingress import Call
+from portkey.gateway.plan import Leaf, leaves
+from portkey.gateway.reload import Reloader
+from portkey.gateway.responses import (
+    SSE_HEADERS,
+    RawHeaders,
+    Receive,
+    Scope,
+    Send,
+    json_body,
+    passed_upstream_headers,
+    send_error,
+    send_json,
+)
+from portkey.gateway.router import Answer, Router
+from portkey.gateway.runtime import RuntimeHolder
+from portkey.gateway.streaming import UsageFilter, Watchdog, comment, error_event, pump
+from portkey.providers.base import CHAT, COMPLETIONS, EMBEDDINGS, MODELS
+from portkey.transport.http import Transport, UpstreamResponse
+
+log = logging.getLogger("portkey.gateway")
+
+POST_ROUTES = {
+    "/v1/chat/completions": CHAT,
+    "/v1/completions": COMPLETIONS,
+    "/v1/embeddings": EMBEDDINGS,
+}
+CACHE_DISABLED = (b"x-portkey-cache-status", b"DISABLED")
+
+
+class GatewayApp:
+    """Serves the OpenAI-compatible API from the current runtime."""
+
+    def __init__(self, holder: RuntimeHolder) -> None:
+        self.holder = holder
+        self.router: Router | None = None
+        self.transport: Transport | None = None
+        self.reloader: Reloader | None = None
+        self.ready = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        route = POST_ROUTES.get(path)
+        if route is not None and method == "POST":
+            await self.proxy(route, scope, receive, send)
+        elif path == "/v1/models" and method == "GET":
+            await self.models(scope, send)
+        elif path == "/health":
+            await send_json(send, 200, b'{"status":"ok"}')
+        elif path == "/ready":
+            ok = self.ready
+            await send_json(
+                send, 200 if ok else 503, b'{"ready":%s}' % (b"true" if ok else b"false")
+            )
+        elif route is not None or path == "/v1/models":
+            await send_error(send, GatewayError(f"method {method} not allowed", status=405))
+        else:
+            await send_error(send, NotFound(f"no route for {method} {path}", code="unknown_url"))
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        settings = self.holder.current.file.server
+        self.transport = Transport(settings.upstream)
+        self.router = Router(self.transport, settings.unsupported_params)
+        self.reloader = Reloader(self.holder, self._on_reload)
+        self.reloader.start()
+        self.ready = True
+
+    def _on_reload(self) -> None:
+        if self.router is not None:
+            self.router.policy = self.holder.current.file.server.unsupported_params
+
+    async def shutdown(self) -> None:
+        self.ready = False
+        if self.reloader is not None:
+            self.reloader.stop()
+        if self.transport is not None:
+            await self.transport.close()
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:  # report, do not crash the server loop silently
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- proxied routes --------------------------------------------------------------------
+
+    async def proxy(self, route: str, scope: Scope, receive: Receive, send: Send) -> None:
+        call = Call(route, scope["path"], {}, time.perf_counter())
+        ingress.read_headers(scope["headers"], call.headers)
+        runtime = self.holder.current
+        try:
+            if self.router is None:
+                raise GatewayError("gateway is not started", status=503)
+            call.trace_id = call.headers.get("x-portkey-trace-id") or call.trace_id
+            ingress.apply_headers(call, scope["headers"])
+            raw = await read_body(scope, receive, runtime.file.server.max_body_bytes)
+            ingress.parse_body(call, raw)
+            plan = ingress.select_plan(runtime, call.headers)
+            ingress.check_model(call, plan)
+            if call.stream:
+                await StreamResponse(self.router, call, receive, send).run(plan)
+                return
+            answer = await self.router.run(plan, call)
+        except GatewayError as exc:
+            await send_error(send, exc, failure_headers(call))
+            return
+        headers = answer_headers(call, answer.leaf, answer.response)
+        await send_json(send, answer.response.status, answer.body, headers)
+
+    async def models(self, scope: Scope, send: Send) -> None:
+        call = Call(MODELS, scope["path"], {}, time.perf_counter())
+        ingress.read_headers(scope["headers"], call.headers)
+        runtime = self.holder.current
+        try:
+            ingress.apply_headers(call, scope["headers"])
+            routed = any(
+                h in call.headers
+                for h in ("x-portkey-config", "x-portkey-provider", "x-portkey-virtual-key")
+            )
+            if not routed or self.transport is None:
+                await send_json(send, 200, json_body(configured_models(runtime)))
+                return
+            leaf = leaves(ingress.select_plan(runtime, call.headers).root)[0]
+            await self._models_upstream(leaf, call, send)
+        except GatewayError as exc:
+            await send_error(send, exc, failure_headers(call))
+
+    async def _models_upstream(self, leaf: Leaf, call: Call, send: Send) -> None:
+        from portkey.gateway.prepare import headers_for
+
+        url = leaf.urls.get(MODELS)
+        if url is None or self.transport is None:
+            raise InvalidRequest(f"provider {leaf.spec.id} does not list models", param="provider")
+        response = await self.transport.send("GET", url, headers_for(leaf, call), None, 30.0)
+        body = await response.read()
+        await send_json(send, response.status, body, answer_headers(call, leaf, response))
+
+
+class StreamResponse:
+    """One streamed answer: headers go out as soon as an upstream answers 200."""
+
+    def __init__(self, router: Router, call: Call, receive: Receive, send: Send) -> None:
+        self.router = router
+        self.call = call
+        self.receive = receive
+        self.send = send
+        self.leaf: Leaf | None = None
+
+    async def run(self, plan: Any) -> None:
+        watcher = asyncio.ensure_future(self._watch_disconnect())
+        try:
+            await self._run(plan)
+        finally:
+            watcher.cancel()
+
+    async def _run(self, plan: Any) -> None:
+        call = self.call
+        try:
+            answer = await self.router.run(plan, call, self.on_open)
+        except GatewayError as exc:
+            if self.leaf is None:
+                raise
+            await self.write(error_event(exc))
+            await self.end()
+            return
+        await self._forward(answer)
+
+    async def _forward(self, answer: Answer) -> None:
+        filt = UsageFilter(answer.strip_usage)
+        await self.write(filt(answer.body))
+        failure = None
+        if not answer.done and answer.chunks is not None and answer.framer is not None:
+            watchdog = Watchdog(answer.response, answer.leaf.idle_timeout_s)
+            failure = await pump(answer.chunks, answer.framer, watchdog, filt, self.write)
+        if failure is not None and not self.call.disconnected:
+            await self.write(error_event(failure))
+        await self.end()
+
+    async def on_open(self, leaf: Leaf, response: UpstreamResponse) -> None:
+        if self.leaf is not None:
+            await self.write(comment(f"portkey: falling back to {leaf.path} ({leaf.spec.id})"))
+            self.leaf = leaf
+            return
+        self.leaf = leaf
+        headers = [*SSE_HEADERS, *answer_headers(self.call, leaf, response)]
+        await self.send({"type": "http.response.start", "status": 200, "headers": headers})
+
+    async def write(self, data: bytes) -> None:
+        if data:
+            await self.send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def end(self) -> None:
+        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _watch_disconnect(self) -> None:
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self.call.disconnected = True
+                if self.call.upstream is not None:
+                    self.call.upstream.close()
+                return
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                raise InvalidRequest("invalid content-length header") from None
+            if declared > limit:
+                raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+            break
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise InvalidRequest("client disconnected while sending the body")
+        body += message.get("body", b"")
+        if len(body) > limit:
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+        if not message.get("more_body", False):
+            return body
+
+
+def base_headers(call: Call) -> RawHeaders:
+    overhead = (time.perf_counter() - call.started - call.upstream_s) * 1000
+    headers = [
+        (b"x-portkey-trace-id", call.trace_id.encode("latin-1")),
+        (b"x-portkey-retry-attempt-count", str(call.retries).encode()),
+        CACHE_DISABLED,
+        (b"x-portkey-gateway-overhead-ms", f"{overhead:.3f}".encode()),
+    ]
+    if call.warnings:
+        headers.append(
+            (b"x-portkey-warnings", "; ".join(call.warnings).encode("latin-1", "replace"))
+        )
+    return headers
+
+
+def answer_headers(call: Call, leaf: Leaf, response: UpstreamResponse) -> RawHeaders:
+    headers = base_headers(call)
+    headers.append((b"x-portkey-provider", leaf.spec.id.encode()))
+    headers.append((b"x-portkey-last-used-option-index", leaf.path.encode()))
+    headers.extend(passed_upstream_headers(response.headers))
+    return headers
+
+
+def failure_headers(call: Call) -> RawHeaders:
+    headers = base_headers(call)
+    if call.attempts:
+        last = call.attempts[-1]
+        headers.append((b"x-portkey-provider", last.provider.encode()))
+        headers.append((b"x-portkey-last-used-option-index", last.target.encode()))
+    return headers
+
+
+def configured_models(runtime: Any) -> dict[str, Any]:
+    seen: dict[str, str] = {}
+    for plan in runtime.named.values():
+        for leaf in leaves(plan.root):
+            model = (leaf.override_params or {}).get("model")
+            if isinstance(model, str):
+                seen.setdefault(model, leaf.spec.id)
+    data = [{"id": m, "object": "model", "created": 0, "owned_by": p} for m, p in seen.items()]
+    return {"object": "list", "data": data}
+
+
+def _unused() -> None:  # keep linters quiet about optional imports on some platforms
+    with contextlib.suppress(Exception):
+        orjson.dumps(None)

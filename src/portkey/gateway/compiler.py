@@ -1,0 +1,200 @@
+"""Compile a validated config object into an immutable ``Plan`` (done once per distinct config).
+
+Inheritance: a child inherits every option its parents set and wins where it sets its own.
+``override_params`` merge key by key. Credentials (api_key, custom_host, provider options)
+travel as one bundle: a child that names its own ``provider`` or ``virtual_key`` starts a
+fresh bundle, so a parent's OpenAI key is never sent to another provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from portkey.config.models import PortkeyFile, ServerSettings
+from portkey.config.routing import Target
+from portkey.gateway.plan import (
+    DEFAULT_RETRY_STATUSES,
+    Group,
+    Leaf,
+    Node,
+    Plan,
+    RetryPolicy,
+    leaves,
+)
+from portkey.gateway.strategies import STRATEGIES, StrategyConfigError
+from portkey.providers import registry
+from portkey.providers.base import AuthScheme, ProviderSpec
+
+Loc = tuple[str | int, ...]
+CREDENTIALS = ("provider", "api_key", "virtual_key", "custom_host", "options")
+INHERITED = (
+    "retry",
+    "cache",
+    "request_timeout",
+    "first_token_timeout",
+    "stream_idle_timeout",
+    "forward_headers",
+)
+
+
+class CompileError(ValueError):
+    def __init__(self, loc: Loc, message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    providers: Mapping[str, Target]
+    server: ServerSettings
+
+
+def compile_config(config: Target, file: PortkeyFile | None = None) -> Plan:
+    ctx = Context(
+        providers=file.providers if file else {},
+        server=file.server if file else ServerSettings(),
+    )
+    node = _compile(config, {}, "config", (), ctx)
+    model_optional = all(leaf.sets_model for leaf in leaves(node))
+    return Plan(root=node, model_optional=model_optional)
+
+
+def _own_options(target: Target, loc: Loc, ctx: Context) -> dict[str, Any]:
+    """The options a target sets itself, with its virtual key expanded underneath them."""
+    own: dict[str, Any] = {}
+    if target.virtual_key is not None:
+        entry = ctx.providers.get(target.virtual_key)
+        if entry is None:
+            raise CompileError((*loc, "virtual_key"), f"unknown virtual key {target.virtual_key!r}")
+        own.update(_set_fields(entry))
+    own.update(_set_fields(target))
+    return own
+
+
+def _set_fields(target: Target) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in (*CREDENTIALS[:4], *INHERITED, "override_params"):
+        value = getattr(target, key)
+        if value is not None:
+            out[key] = value
+    if target.model_extra:
+        out["options"] = target.provider_options()
+    return out
+
+
+def _inherit(parent: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(parent)
+    if "provider" in own or "virtual_key" in own:
+        for key in CREDENTIALS:
+            merged.pop(key, None)
+    for key, value in own.items():
+        if (key == "override_params" and "override_params" in merged) or (
+            key == "options" and "options" in merged
+        ):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _compile(target: Target, parent: dict[str, Any], path: str, loc: Loc, ctx: Context) -> Node:
+    opts = _inherit(parent, _own_options(target, loc, ctx))
+    weight = 1.0 if target.weight is None else target.weight
+    if target.strategy is None:
+        return _leaf(target, opts, weight, path, loc, ctx)
+    children = tuple(
+        _compile(child, opts, f"{path}.targets[{i}]", (*loc, "targets", i), ctx)
+        for i, child in enumerate(target.targets or ())
+    )
+    names = {c.name: i for i, c in enumerate(target.targets or ()) if c.name is not None}
+    try:
+        strategy = STRATEGIES[target.strategy.mode].build(target.strategy, names)
+    except StrategyConfigError as exc:
+        raise CompileError((*loc, "strategy", *exc.field.split(".")), exc.message) from exc
+    return Group(path=path, name=target.name, weight=weight, strategy=strategy, children=children)
+
+
+def _leaf(
+    target: Target, opts: dict[str, Any], weight: float, path: str, loc: Loc, ctx: Context
+) -> Leaf:
+    provider_id = opts.get("provider")
+    if provider_id is None:
+        raise CompileError(loc, "a target needs 'provider' or 'virtual_key' (here or in a parent)")
+    spec = registry.get(provider_id)
+    if spec is None:
+        raise CompileError((*loc, "provider"), f"unknown provider {provider_id!r}")
+    options = _provider_options(spec, opts.get("options", {}), opts.get("custom_host"), loc)
+    base = opts.get("custom_host") or spec.base_url
+    try:
+        urls = {route: spec.build_url(base, p, options) for route, p in spec.routes.items()}
+    except (KeyError, IndexError) as exc:
+        raise CompileError(loc, f"{provider_id}: missing option {exc}") from exc
+    api_key = opts.get("api_key")
+    retry = opts.get("retry")
+    server = ctx.server
+    first_token = opts.get("first_token_timeout") or server.stream_first_token_timeout_ms
+    return Leaf(
+        path=path,
+        name=target.name,
+        weight=weight,
+        spec=spec,
+        api_key=api_key,
+        urls=urls,
+        headers=static_headers(spec, api_key),
+        override_params=opts.get("override_params"),
+        retry=_retry_policy(retry),
+        timeout_s=(opts.get("request_timeout") or server.request_timeout_ms) / 1000,
+        first_token_timeout_s=first_token / 1000 if first_token else None,
+        idle_timeout_s=(opts.get("stream_idle_timeout") or server.stream_idle_timeout_ms) / 1000,
+        forward_headers=tuple(h.lower() for h in opts.get("forward_headers") or ()),
+        cache=opts["cache"].model_dump() if opts.get("cache") else None,
+    )
+
+
+def _provider_options(
+    spec: ProviderSpec, given: Mapping[str, str], custom_host: str | None, loc: Loc
+) -> dict[str, str]:
+    declared = {opt.name: opt for opt in spec.options}
+    for name in given:
+        if name not in declared:
+            raise CompileError((*loc, name), f"{spec.id} has no option {name!r}")
+    options: dict[str, str] = {}
+    for opt in spec.options:
+        value = given.get(opt.name, opt.default)
+        placeholder = "{" + opt.name + "}" in spec.base_url
+        if value is None and (opt.required or (placeholder and not custom_host)):
+            raise CompileError((*loc, opt.name), f"{spec.id} needs '{opt.name}' ({opt.doc})")
+        if value is not None:
+            options[opt.name] = value
+    return options
+
+
+def _retry_policy(retry: Any) -> RetryPolicy:
+    if retry is None:
+        return RetryPolicy()
+    codes = frozenset(retry.on_status_codes) if retry.on_status_codes else DEFAULT_RETRY_STATUSES
+    return RetryPolicy(
+        attempts=retry.attempts,
+        on_status_codes=codes,
+        use_retry_after=retry.use_retry_after_header or retry.use_retry_after_headers,
+    )
+
+
+def auth_header(spec: ProviderSpec, api_key: str) -> tuple[str, str] | None:
+    if spec.auth is AuthScheme.BEARER:
+        return ("Authorization", f"Bearer {api_key}")
+    if spec.auth is AuthScheme.API_KEY_HEADER:
+        return ("api-key", api_key)
+    return None
+
+
+def static_headers(spec: ProviderSpec, api_key: str | None) -> tuple[tuple[str, str], ...]:
+    headers = [("Content-Type", "application/json"), *spec.extra_headers.items()]
+    if api_key:
+        auth = auth_header(spec, api_key)
+        if auth:
+            headers.append(auth)
+    return tuple(headers)

@@ -1,0 +1,107 @@
+"""Build the upstream request for one leaf: body bytes (untouched when possible) and headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from portkey.errors import AuthFailed, InvalidRequest
+from portkey.gateway.compiler import auth_header
+from portkey.gateway.ingress import Call
+from portkey.gateway.plan import Leaf
+from portkey.providers.base import CHAT, COMPLETIONS, ParamAction
+
+STREAMED_ROUTES = (CHAT, COMPLETIONS)
+
+
+class Prepared:
+    __slots__ = ("body", "headers", "strip_usage", "url")
+
+    def __init__(self, url: str, headers: list[tuple[str, str]], body: bytes, strip: bool) -> None:
+        self.url = url
+        self.headers = headers
+        self.body = body
+        #: we asked for streamed usage the client did not ask for: drop that chunk on the way out
+        self.strip_usage = strip
+
+
+def prepare(leaf: Leaf, call: Call, policy: str) -> Prepared:
+    url = leaf.urls.get(call.route)
+    if url is None:
+        raise InvalidRequest(
+            f"provider {leaf.spec.id} does not support {call.route}", param="provider"
+        )
+    body: dict[str, Any] | None = None  # a copy, made only when something changes
+    if leaf.override_params:
+        body = {**call.body, **leaf.override_params}
+    if leaf.spec.params:
+        body = _apply_param_rules(leaf, call, body if body is not None else call.body, policy)
+    strip = False
+    if call.stream and call.route in STREAMED_ROUTES and leaf.spec.stream_usage:
+        source = body if body is not None else call.body
+        options = source.get("stream_options")
+        if not (isinstance(options, dict) and options.get("include_usage")):
+            body = dict(source)
+            body["stream_options"] = {**(options or {}), "include_usage": True}
+            strip = True
+    raw = call.raw if body is None else orjson.dumps(body)
+    return Prepared(url, headers_for(leaf, call), raw, strip)
+
+
+def _apply_param_rules(
+    leaf: Leaf, call: Call, body: dict[str, Any], policy: str
+) -> dict[str, Any] | None:
+    copied: dict[str, Any] | None = None
+    for name, rule in leaf.spec.params.items():
+        if name not in body or rule.action is ParamAction.PASS:
+            continue
+        if rule.action is ParamAction.REJECT or (
+            rule.action is ParamAction.DROP and policy == "raise"
+        ):
+            raise InvalidRequest(
+                f"'{name}' is not supported by provider {leaf.spec.id}: {rule.reason}", param=name
+            )
+        if copied is None:
+            copied = dict(body)
+        value = copied.pop(name)
+        if rule.action is ParamAction.RENAME and rule.target:
+            copied[rule.target] = value
+        elif policy == "warn":
+            call.warnings.append(f"{name} dropped for {leaf.spec.id}: {rule.reason}")
+    if copied is not None:
+        return copied
+    return body if body is not call.body else None
+
+
+def headers_for(leaf: Leaf, call: Call) -> list[tuple[str, str]]:
+    headers = list(leaf.headers)
+    if leaf.api_key is None:
+        if call.bearer:
+            auth = auth_header(leaf.spec, call.bearer)
+            if auth:
+                headers.append(auth)
+        elif leaf.spec.requires_api_key:
+            raise AuthFailed(
+                f"no API key for provider {leaf.spec.id}: send 'Authorization: Bearer <key>' "
+                "or use a virtual key",
+                param="authorization",
+            )
+    if leaf.forward_headers or call.forward_names:
+        wanted = {*leaf.forward_headers, *call.forward_names}
+        headers.extend(forwarded(call.raw_headers, {n.encode("latin-1") for n in wanted}))
+    return headers
+
+
+#: never forwarded, whatever the client asks: they belong to this hop or carry our secrets
+NOT_FORWARDED = frozenset(
+    {b"host", b"content-length", b"content-type", b"connection", b"transfer-encoding"}
+)
+
+
+def forwarded(raw: list[tuple[bytes, bytes]], wanted: set[bytes]) -> list[tuple[str, str]]:
+    return [
+        (n.decode("latin-1"), v.decode("latin-1"))
+        for n, v in raw
+        if n in wanted and n not in NOT_FORWARDED and not n.startswith(b"x-portkey-")
+    ]

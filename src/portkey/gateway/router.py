@@ -1,0 +1,236 @@
+"""Execute a plan: walk the strategy tree, retry leaves with backoff, keep every attempt.
+
+Groups ask their strategy for an order and whether a failure moves on; leaves retry on
+``retry.on_status_codes`` with exponential backoff and full jitter, honouring Retry-After
+when asked (a wait over ``RETRY_AFTER_CAP`` seconds is not waited: the target fails over).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import orjson
+
+from portkey.errors import (
+    AllTargetsFailed,
+    Attempt,
+    GatewayError,
+    UpstreamBadResponse,
+    UpstreamTimeout,
+)
+from portkey.gateway.ingress import Call
+from portkey.gateway.plan import Group, Leaf, Node, Plan
+from portkey.gateway.prepare import prepare
+from portkey.gateway.streaming import SSEFramer, error_payload, first_event, is_done
+from portkey.gateway.streaming import read_first_block as read_first
+from portkey.transport.http import Transport, UpstreamResponse
+
+RETRY_AFTER_CAP = 60.0
+BACKOFF_BASE = 0.1
+BACKOFF_MAX = 8.0
+
+
+@dataclass(slots=True)
+class Answer:
+    """A successful upstream answer (for streams: opened, first events already read)."""
+
+    leaf: Leaf
+    response: UpstreamResponse
+    body: bytes  # whole body, or the first block of events for a stream
+    strip_usage: bool = False
+    chunks: AsyncIterator[bytes] | None = None
+    framer: SSEFramer | None = None
+    done: bool = False
+
+
+#: called once a stream's upstream answered 200, before its first event is read
+OnStreamOpen = Callable[[Leaf, UpstreamResponse], Awaitable[None]]
+
+
+class Router:
+    def __init__(self, transport: Transport, unsupported_params: str = "warn") -> None:
+        self.transport = transport
+        self.policy = unsupported_params
+
+    async def run(self, plan: Plan, call: Call, on_open: OnStreamOpen | None = None) -> Answer:
+        outcome = await self._node(plan.root, call, on_open)
+        if isinstance(outcome, Answer):
+            return outcome
+        if len(call.attempts) > 1:
+            raise AllTargetsFailed(call.attempts, outcome)
+        raise outcome
+
+    async def _node(
+        self, node: Node, call: Call, on_open: OnStreamOpen | None
+    ) -> Answer | GatewayError:
+        if isinstance(node, Leaf):
+            return await self._leaf(node, call, on_open)
+        return await self._group(node, call, on_open)
+
+    async def _group(
+        self, group: Group, call: Call, on_open: OnStreamOpen | None
+    ) -> Answer | GatewayError:
+        last: GatewayError | None = None
+        for child in group.strategy.order(group.children, call.facts()):
+            outcome = await self._node(child, call, on_open)
+            if isinstance(outcome, Answer):
+                return outcome
+            last = outcome
+            if call.disconnected or not group.strategy.falls_back(outcome.http_status):
+                return outcome
+        assert last is not None, "a strategy yielded no target"
+        return last
+
+    async def _leaf(
+        self, leaf: Leaf, call: Call, on_open: OnStreamOpen | None
+    ) -> Answer | GatewayError:
+        retry = leaf.retry
+        for attempt in range(retry.attempts + 1):
+            call.retries = attempt
+            started = time.perf_counter()
+            try:
+                return await self._once(leaf, call, on_open)
+            except GatewayError as exc:
+                error = exc
+            call.attempts.append(
+                Attempt(
+                    target=leaf.path,
+                    provider=leaf.spec.id,
+                    status=error.http_status,
+                    error_type=error.type,
+                    message=error.message,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                )
+            )
+            if call.disconnected:
+                return error
+            if attempt == retry.attempts or error.http_status not in retry.on_status_codes:
+                return error
+            delay = backoff(attempt, error, retry.use_retry_after)
+            if delay is None:
+                return error
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _once(self, leaf: Leaf, call: Call, on_open: OnStreamOpen | None) -> Answer:
+        prepared = prepare(leaf, call, self.policy)
+        timeout = call.timeout_override or leaf.timeout_s
+        started = time.perf_counter()
+        if call.stream:
+            first = leaf.first_token_timeout_s or timeout
+            try:
+                async with asyncio.timeout(first):
+                    return await self._open_stream(leaf, call, prepared, on_open)
+            except TimeoutError as exc:
+                raise UpstreamTimeout(
+                    f"no first event from {leaf.spec.id} within {first:g}s"
+                ) from exc
+            finally:
+                call.upstream_s += time.perf_counter() - started
+        try:
+            response = await self.transport.send(
+                "POST", prepared.url, prepared.headers, prepared.body, timeout
+            )
+            body = await response.read()
+        finally:
+            call.upstream_s += time.perf_counter() - started
+        if 200 <= response.status < 300:
+            check_json_answer(body)
+            return Answer(leaf, response, body)
+        raise classify(leaf, response.status, body, response)
+
+    async def _open_stream(
+        self, leaf: Leaf, call: Call, prepared: Any, on_open: OnStreamOpen | None
+    ) -> Answer:
+        response = await self.transport.send("POST", prepared.url, prepared.headers, prepared.body)
+        if response.status != 200:
+            body = await response.read()
+            raise classify(leaf, response.status, body, response)
+        call.upstream = response
+        try:
+            if on_open is not None:
+                await on_open(leaf, response)
+            chunks = response.iter_chunks()
+            framer = SSEFramer()
+            block = await read_first(chunks, framer)
+        except BaseException:
+            response.close()
+            raise
+        event = first_event(block)
+        if not block.strip() or event.startswith(b"data: [DONE]"):
+            response.close()
+            raise UpstreamBadResponse(
+                f"{leaf.spec.id} returned an empty stream", code="empty_stream"
+            )
+        err = error_payload(event)
+        if err is not None:
+            response.close()
+            raise UpstreamBadResponse(
+                f"{leaf.spec.id} stream began with an error: {err.get('message', err)}",
+                code="stream_error",
+            )
+        return Answer(
+            leaf, response, block, prepared.strip_usage, chunks, framer, done=is_done(block)
+        )
+
+
+def check_json_answer(body: bytes) -> None:
+    """A 2xx must be a JSON object that is not an error; else the target failed."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamBadResponse(f"upstream sent invalid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UpstreamBadResponse("upstream sent JSON that is not an object")
+    err = data.get("error")
+    if err:
+        message = err.get("message", err) if isinstance(err, dict) else err
+        raise UpstreamBadResponse(f"upstream answered 200 with an error: {message}")
+
+
+def classify(leaf: Leaf, status: int, body: bytes, response: UpstreamResponse) -> GatewayError:
+    try:
+        parsed = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    retry_after = retry_after_seconds(response)
+    error = leaf.spec.classify_error(
+        status, parsed if isinstance(parsed, dict) else None, retry_after
+    )
+    error.retry_after = retry_after
+    return error
+
+
+def retry_after_seconds(response: UpstreamResponse) -> float | None:
+    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001)):
+        value = response.header(name)
+        if value:
+            try:
+                return float(value) * scale
+            except ValueError:
+                pass
+    value = response.header("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def backoff(attempt: int, error: GatewayError, use_retry_after: bool) -> float | None:
+    """Seconds to wait before the next try; None means do not retry this target."""
+    if use_retry_after and error.retry_after is not None:
+        return None if error.retry_after > RETRY_AFTER_CAP else error.retry_after
+    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * (2**attempt))
+    return random.uniform(ceiling / 2, ceiling)
