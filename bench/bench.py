@@ -383,7 +383,7 @@ def start_gateway(args: argparse.Namespace, target: Target, rt: str) -> Proc:
 
 def post(url: str, body: str, headers: dict[str, str], timeout: float = 10.0) -> tuple[int, str]:
     u = urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    conn = http.client.HTTPConnection(u.hostname or HOST, u.port, timeout=timeout)
     try:
         hdrs = {"Content-Type": "application/json", "Authorization": "Bearer sk-bench", **headers}
         conn.request("POST", u.path, body=body.encode(), headers=hdrs)
@@ -395,7 +395,7 @@ def post(url: str, body: str, headers: dict[str, str], timeout: float = 10.0) ->
 
 def get_status(url: str, timeout: float = 2.0) -> int:
     u = urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    conn = http.client.HTTPConnection(u.hostname or HOST, u.port, timeout=timeout)
     try:
         conn.request("GET", u.path)
         r = conn.getresponse()
@@ -502,7 +502,9 @@ class Meter:
         }
 
 
-def run_wrk(args: argparse.Namespace, target: Target, scenario: str, conns: int, sid: int | None):
+def run_wrk(
+    args: argparse.Namespace, target: Target, scenario: str, conns: int, sid: int | None
+) -> Json:
     body = payloads.REQUEST_STREAM if scenario == "stream" else payloads.REQUEST_JSON
     hdrs = "\n".join(f"{k}: {v}" for k, v in target.headers[scenario].items())
     env = dict(os.environ, BENCH_BODY=body, BENCH_HEADERS=hdrs)
@@ -535,7 +537,9 @@ def run_wrk(args: argparse.Namespace, target: Target, scenario: str, conns: int,
     }
 
 
-def run_client(args: argparse.Namespace, target: Target, mode: str, scenario: str, sid: int | None):
+def run_client(
+    args: argparse.Namespace, target: Target, mode: str, scenario: str, sid: int | None
+) -> Json:
     argv = [sys.executable, os.path.join(HERE, "client.py"), mode, "--url", target.urls[scenario]]
     for k, v in target.headers[scenario].items():
         argv += ["--header", f"{k}: {v}"]
@@ -608,7 +612,9 @@ def tail(path: str, lines: int = 15) -> str:
         return ""
 
 
-def load_runs(args: argparse.Namespace, target: Target, sid: int | None, log: Callable) -> None:
+def load_runs(
+    args: argparse.Namespace, target: Target, sid: int | None, log: Callable[[str], None]
+) -> None:
     r = target.result
     if args.wrk:
         if args.warmup:
@@ -629,8 +635,8 @@ def load_runs(args: argparse.Namespace, target: Target, sid: int | None, log: Ca
 
 
 def short(d: Json) -> str:
-    keys = ("rps", "ok", "errors", "p50_ms", "p99_ms", "socket_errors", "non2xx")
-    keys += ("ttfb_p50_ms", "first_event_p50_ms", "gw_cpu_us_per_req", "cpu_busy_pct", "error")
+    keys = ["rps", "ok", "errors", "p50_ms", "p99_ms", "socket_errors", "non2xx"]
+    keys += ["ttfb_p50_ms", "first_event_p50_ms", "gw_cpu_us_per_req", "cpu_busy_pct", "error"]
     return ", ".join(f"{k}={d[k]}" for k in keys if k in d)
 
 
@@ -793,6 +799,8 @@ PROBE_COLS = [
 
 
 def section(title: str, cols: list[tuple[str, str]], rows: list[tuple[str, Json]]) -> list[str]:
+    if not rows:
+        return []
     body = [[name] + [d.get(k) for _, k in cols] for name, d in rows]
     return [f"## {title}", "", table(["target"] + [h for h, _ in cols], body), ""]
 
@@ -820,16 +828,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--duration", type=float, help="seconds per wrk run (default 10; quick: 2)")
     ap.add_argument("--conns", help="wrk concurrencies, comma-separated (default 16,64)")
     ap.add_argument("--targets", default="direct,gateway", help="comma-separated: direct,gateway")
-    ap.add_argument("--gateway-cmd", default=DEFAULT_GATEWAY_CMD, help="{port} is replaced")
+    ap.add_argument(
+        "--gateway-cmd",
+        default=DEFAULT_GATEWAY_CMD,
+        help="command for the gateway target; {port} is replaced; leading NAME=value words go "
+        "to its environment; PORTKEY_CONFIG is removed from it (default: %(default)s)",
+    )
     ap.add_argument("--paced-rate", type=float, default=200.0, help="req/s of the paced run")
     ap.add_argument("--paced-duration", type=float, help="seconds (default 10; quick: 3)")
     ap.add_argument("--probe-requests", type=int, help="slow-SSE probes (default 30; quick: 10)")
-    ap.add_argument("--slow-delay-ms", type=float, default=10.0)
+    ap.add_argument("--slow-delay-ms", type=float, default=10.0, help="slow-SSE event spacing")
     ap.add_argument("--warmup", type=float, help="wrk warm-up seconds (default 2; quick: 1)")
-    ap.add_argument("--upstream", choices=["auto", "nginx", "python"], default="auto")
+    ap.add_argument(
+        "--upstream",
+        choices=["auto", "nginx", "python"],
+        default="auto",
+        help="fast canned upstream: nginx if installed (auto), or canned_upstream.py",
+    )
     ap.add_argument("--base-port", type=int, default=18300, help="ports base+1..3, base+10")
-    ap.add_argument("--ready-timeout", type=float, default=60.0)
-    ap.add_argument("--out", default=os.environ.get("BENCH_OUT"), help="default $BENCH_OUT/tmp")
+    ap.add_argument("--ready-timeout", type=float, default=60.0, help="gateway start limit, s")
+    ap.add_argument(
+        "--out",
+        default=os.environ.get("BENCH_OUT"),
+        help="results folder (default: $BENCH_OUT, else a new temp dir)",
+    )
     args = ap.parse_args(argv)
     q = args.quick
     args.duration = args.duration or (2.0 if q else 10.0)

@@ -20,7 +20,8 @@ import argparse
 import asyncio
 import os
 import sys
-from typing import cast
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import contextlib
@@ -198,6 +199,15 @@ async def serve(host: str, ports: dict[str, int], delay: float) -> None:
     await asyncio.gather(*(s.serve_forever() for s in servers))
 
 
+def event_loop_runner() -> Callable[[Coroutine[Any, Any, Any]], Any]:
+    """uvloop.run when uvloop is installed, else asyncio.run."""
+    try:
+        import uvloop  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return asyncio.run
+    return uvloop.run  # type: ignore[no-any-return,unused-ignore]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--host", default="127.0.0.1")
@@ -209,14 +219,8 @@ def main() -> None:
     ports = {"json": args.json_port, "stream": args.stream_port, "slow": args.slow_port}
     if not any(ports.values()):
         ap.error("give at least one of --json-port, --stream-port, --slow-port")
-    try:
-        import uvloop  # type: ignore[import-not-found,unused-ignore]
-
-        runner = uvloop.run
-    except ImportError:
-        runner = asyncio.run
     with contextlib.suppress(KeyboardInterrupt):
-        runner(serve(args.host, ports, args.delay_ms / 1000.0))
+        event_loop_runner()(serve(args.host, ports, args.delay_ms / 1000.0))
 
 
 if __name__ == "__main__":

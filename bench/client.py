@@ -25,7 +25,9 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -186,7 +188,9 @@ class Pool:
             self.freed.notify()
 
 
-async def paced(args: argparse.Namespace, head: bytes, body: bytes, host: str, port: int) -> dict:
+async def paced(
+    args: argparse.Namespace, head: bytes, body: bytes, host: str, port: int
+) -> dict[str, Any]:
     pool = Pool(host, port, args.max_conns)
     expect = args.expect.encode()
     lat: list[float] = []  # from the moment the request is written
@@ -245,7 +249,9 @@ async def paced(args: argparse.Namespace, head: bytes, body: bytes, host: str, p
     }
 
 
-async def probe(args: argparse.Namespace, head: bytes, body: bytes, host: str, port: int) -> dict:
+async def probe(
+    args: argparse.Namespace, head: bytes, body: bytes, host: str, port: int
+) -> dict[str, Any]:
     rows: list[tuple[float, float, float]] = []
     bad = 0
     conn: Conn | None = None
@@ -270,12 +276,21 @@ async def probe(args: argparse.Namespace, head: bytes, body: bytes, host: str, p
             rows.append((ans.t_headers - t0, ans.t_first_event - t0, ans.t_end - t0))
     if conn is not None:
         conn.close()
-    out: dict = {"mode": "probe", "requests": args.requests, "ok": len(rows), "bad": bad}
+    out: dict[str, Any] = {"mode": "probe", "requests": args.requests, "ok": len(rows), "bad": bad}
     for k, name in enumerate(("ttfb", "first_event", "total")):
         col = [r[k] for r in rows]
         out[f"{name}_p50_ms"] = ms(pct(col, 50))
         out[f"{name}_p90_ms"] = ms(pct(col, 90))
     return out
+
+
+def event_loop_runner() -> Callable[[Coroutine[Any, Any, Any]], Any]:
+    """uvloop.run when uvloop is installed, else asyncio.run."""
+    try:
+        import uvloop  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return asyncio.run
+    return uvloop.run  # type: ignore[no-any-return,unused-ignore]
 
 
 def main() -> None:
@@ -293,14 +308,8 @@ def main() -> None:
     args = ap.parse_args()
     body = payloads.REQUEST_STREAM if args.stream or args.mode == "probe" else payloads.REQUEST_JSON
     host, port, head = build_head(args.url, args.header, body.encode())
-    try:
-        import uvloop  # type: ignore[import-not-found,unused-ignore]
-
-        runner = uvloop.run
-    except ImportError:
-        runner = asyncio.run
     coro = paced if args.mode == "paced" else probe
-    result = runner(coro(args, head, body.encode(), host, port))
+    result = event_loop_runner()(coro(args, head, body.encode(), host, port))
     print(json.dumps(result))
 
 

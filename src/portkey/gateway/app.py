@@ -243,16 +243,22 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             if declared > limit:
                 raise PayloadTooLarge(f"request body is larger than {limit} bytes")
             break
-    body = b""
+    parts: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise InvalidRequest("client disconnected while sending the body")
-        body += message.get("body", b"")
-        if len(body) > limit:
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
             raise PayloadTooLarge(f"request body is larger than {limit} bytes")
         if not message.get("more_body", False):
-            return body
+            if not parts:
+                return chunk
+            parts.append(chunk)
+            return b"".join(parts)
+        parts.append(chunk)
 
 
 def base_headers(call: Call) -> RawHeaders:

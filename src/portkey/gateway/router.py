@@ -59,7 +59,7 @@ class Router:
         self.policy = unsupported_params
 
     async def run(self, plan: Plan, call: Call, on_open: OnStreamOpen | None = None) -> Answer:
-        outcome = await self._node(plan.root, call, on_open)
+        outcome = await self._node(plan.root, call, on_open, False)
         if isinstance(outcome, Answer):
             return outcome
         if len(call.attempts) > 1:
@@ -67,18 +67,20 @@ class Router:
         raise outcome
 
     async def _node(
-        self, node: Node, call: Call, on_open: OnStreamOpen | None
+        self, node: Node, call: Call, on_open: OnStreamOpen | None, alt: bool
     ) -> Answer | GatewayError:
+        """``alt``: something else would still be tried if this node failed."""
         if isinstance(node, Leaf):
-            return await self._leaf(node, call, on_open)
-        return await self._group(node, call, on_open)
+            return await self._leaf(node, call, on_open, alt)
+        return await self._group(node, call, on_open, alt)
 
     async def _group(
-        self, group: Group, call: Call, on_open: OnStreamOpen | None
+        self, group: Group, call: Call, on_open: OnStreamOpen | None, alt: bool
     ) -> Answer | GatewayError:
         last: GatewayError | None = None
-        for child in group.strategy.order(group.children, call.facts()):
-            outcome = await self._node(child, call, on_open)
+        order = tuple(group.strategy.order(group.children, call.facts()))
+        for i, child in enumerate(order):
+            outcome = await self._node(child, call, on_open, alt or i < len(order) - 1)
             if isinstance(outcome, Answer):
                 return outcome
             last = outcome
@@ -88,14 +90,15 @@ class Router:
         return last
 
     async def _leaf(
-        self, leaf: Leaf, call: Call, on_open: OnStreamOpen | None
+        self, leaf: Leaf, call: Call, on_open: OnStreamOpen | None, alt: bool
     ) -> Answer | GatewayError:
         retry = leaf.retry
         for attempt in range(retry.attempts + 1):
             call.retries = attempt
             started = time.perf_counter()
             try:
-                return await self._once(leaf, call, on_open)
+                last_chance = not alt and attempt == retry.attempts
+                return await self._once(leaf, call, on_open, last_chance)
             except GatewayError as exc:
                 error = exc
             call.attempts.append(
@@ -118,7 +121,9 @@ class Router:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _once(self, leaf: Leaf, call: Call, on_open: OnStreamOpen | None) -> Answer:
+    async def _once(
+        self, leaf: Leaf, call: Call, on_open: OnStreamOpen | None, last_chance: bool
+    ) -> Answer:
         prepared = prepare(leaf, call, self.policy)
         timeout = call.timeout_override or leaf.timeout_s
         started = time.perf_counter()
@@ -126,7 +131,7 @@ class Router:
             first = leaf.first_token_timeout_s or timeout
             try:
                 async with asyncio.timeout(first):
-                    return await self._open_stream(leaf, call, prepared, on_open)
+                    return await self._open_stream(leaf, call, prepared, on_open, last_chance)
             except TimeoutError as exc:
                 raise UpstreamTimeout(
                     f"no first event from {leaf.spec.id} within {first:g}s"
@@ -146,15 +151,26 @@ class Router:
         raise classify(leaf, response.status, body, response)
 
     async def _open_stream(
-        self, leaf: Leaf, call: Call, prepared: Any, on_open: OnStreamOpen | None
+        self,
+        leaf: Leaf,
+        call: Call,
+        prepared: Any,
+        on_open: OnStreamOpen | None,
+        last_chance: bool,
     ) -> Answer:
+        """Open a stream and check its first event.
+
+        Response headers go out as soon as the upstream answers when nothing else would be
+        tried on failure (``last_chance``); otherwise after the first event proved good, so
+        the x-portkey-* headers always name the target that really answers.
+        """
         response = await self.transport.send("POST", prepared.url, prepared.headers, prepared.body)
         if response.status != 200:
             body = await response.read()
             raise classify(leaf, response.status, body, response)
         call.upstream = response
         try:
-            if on_open is not None:
+            if on_open is not None and last_chance:
                 await on_open(leaf, response)
             chunks = response.iter_chunks()
             framer = SSEFramer()
@@ -175,6 +191,12 @@ class Router:
                 f"{leaf.spec.id} stream began with an error: {err.get('message', err)}",
                 code="stream_error",
             )
+        if on_open is not None and not last_chance:
+            try:
+                await on_open(leaf, response)
+            except BaseException:
+                response.close()
+                raise
         return Answer(
             leaf, response, block, prepared.strip_usage, chunks, framer, done=is_done(block)
         )

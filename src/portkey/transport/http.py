@@ -60,7 +60,7 @@ def map_error(exc: BaseException) -> GatewayError:
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return UpstreamTimeout("upstream timed out")
     if isinstance(exc, aiohttp.ClientPayloadError):
-        return UpstreamBadResponse(f"upstream closed the response early: {exc}")
+        return UpstreamBadResponse("upstream closed the response before it was complete")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return UpstreamUnavailable(f"cannot connect to upstream: {exc.os_error or exc}")
     if isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionError):
