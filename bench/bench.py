@@ -729,11 +729,13 @@ def summary_rows(report: Json) -> list[list[Any]]:
 def render(report: Json) -> str:
     a, env = report["args"], report["env"]
     others = ", ".join(report.get("other_busy_at_start") or []) or "none"
+    others_end = ", ".join(report.get("other_busy_at_end") or []) or "none"
     out = [
         f"# Portkey gateway benchmark, {report['run_id']}",
         "",
         f"Machine: {env['cpu']}, {env['nproc']} cores, kernel {env['kernel']}; load average at "
-        f"start {env['loadavg']}; other busy processes at start: {others}.",
+        f"start {env['loadavg']}; other busy processes (> 5 % of a core) at start: {others}; "
+        f"at the end: {others_end}.",
         f"Upstream: {report['upstream']}; {env['wrk']}; client and driver: Python "
         f"{env['python']}{' + uvloop' if env['uvloop'] else ''}; git {env['git_head'] or '-'}.",
         f"Placement: upstream, wrk, client on CPU {a['load_cpu']}; gateway on CPU {a['gw_cpu']}"
@@ -749,8 +751,9 @@ def render(report: Json) -> str:
         *detail_tables(report),
         "How to read: bench/README.md. req/s: best wrk run. 'added' = this target minus direct, "
         "same run. CPU µs/req: gateway process-tree CPU time / requests, at the highest wrk "
-        "concurrency. cpu0/cpu1 %: whole-core busy time during a run (cpu1 % above gw CPU % is "
-        "someone else's load; cpu0 near 100 % means the load side, not the target, is the limit).",
+        "concurrency. cpu0/cpu1 %: whole-core busy time during a run; cpu0 near 100 % means the "
+        "load side, not the target, is the limit; 'cpu1 not gw' above a few % means another "
+        "process shared the gateway's core: rerun on a quiet machine before trusting that row.",
     ]
     for t in report["targets"]:
         if t["status"] != "ok":
@@ -772,6 +775,7 @@ WRK_COLS = [
     ("gw CPU %", "gw_cpu_pct"),
     ("cpu0 %", "cpu0"),
     ("cpu1 %", "cpu1"),
+    ("cpu1 not gw %", "cpu1_not_gw"),
     ("error", "error"),
 ]
 PACED_COLS = [
@@ -785,6 +789,9 @@ PACED_COLS = [
     ("max ms", "max_ms"),
     ("p99 from due ms", "p99_from_due_ms"),
     ("CPU µs/req", "gw_cpu_us_per_req"),
+    ("cpu0 %", "cpu0"),
+    ("cpu1 %", "cpu1"),
+    ("cpu1 not gw %", "cpu1_not_gw"),
     ("error", "error"),
 ]
 PROBE_COLS = [
@@ -805,10 +812,17 @@ def section(title: str, cols: list[tuple[str, str]], rows: list[tuple[str, Json]
     return [f"## {title}", "", table(["target"] + [h for h, _ in cols], body), ""]
 
 
+def with_cpu(run: Json) -> Json:
+    """A run's fields plus cpu0/cpu1 busy % and the part of cpu1 the gateway did not use."""
+    busy = run.get("cpu_busy_pct", {})
+    other = busy.get("cpu1", 0.0) - (run.get("gw_cpu_pct") or 0.0) if "cpu1" in busy else None
+    return {**run, **busy, "cpu1_not_gw": round(max(0.0, other), 1) if other is not None else None}
+
+
 def detail_tables(report: Json) -> list[str]:
     targets = report["targets"]
-    wrk = [(t["name"], {**w, **w.get("cpu_busy_pct", {})}) for t in targets for w in t["wrk"]]
-    paced = [(t["name"], p) for t in targets for p in t["paced"].values()]
+    wrk = [(t["name"], with_cpu(w)) for t in targets for w in t["wrk"]]
+    paced = [(t["name"], with_cpu(p)) for t in targets for p in t["paced"].values()]
     probe = [(t["name"], t["slow_sse"]) for t in targets if t.get("slow_sse")]
     return (
         section("Closed loop (wrk)", WRK_COLS, wrk)
@@ -922,6 +936,7 @@ def main() -> int:
     finally:
         for p in upstreams:
             p.stop()
+    report["other_busy_at_end"] = other_busy({os.getsid(0)})
     md = render(report)
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(report, f, indent=1)

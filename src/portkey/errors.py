@@ -5,6 +5,7 @@
      │    └── PayloadTooLarge    413
      ├── AuthFailed              401  authentication_error
      ├── NotFound                404  not_found_error
+     ├── MethodNotAllowed        405  method_not_allowed
      ├── RateLimited             429  rate_limit_error        (retry_after seconds, if known)
      ├── ContextWindowExceeded   400  context_length_exceeded
      ├── ContentFiltered         400  content_filter
@@ -79,6 +80,11 @@ class AuthFailed(GatewayError):
 class NotFound(GatewayError):
     status = 404
     type = "not_found_error"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "method_not_allowed"
 
 
 class RateLimited(GatewayError):
@@ -164,6 +170,7 @@ class AllTargetsFailed(GatewayError):
         )
         self.attempts = attempts
         self.last = last
+        self.retry_after = last.retry_after  # a final 429 still tells the client when to retry
 
     def to_dict(self) -> dict[str, Any]:
         body = super().to_dict()

@@ -47,7 +47,9 @@ def test_groq_drops_logprobs_and_says_so(gateway: GatewayServer, fake: FakeUpstr
     assert "logprobs dropped for groq" in raw.headers["x-portkey-warnings"]
 
 
-def test_openai_passes_the_body_through_untouched(gateway: GatewayServer, fake: FakeUpstream) -> None:
+def test_openai_passes_the_body_through_untouched(
+    gateway: GatewayServer, fake: FakeUpstream
+) -> None:
     raw = _client(gateway, fake, "openai").chat.completions.with_raw_response.create(
         model="echo", messages=[{"role": "user", "content": "hi"}], logprobs=True, seed=3
     )

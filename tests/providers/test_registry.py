@@ -19,7 +19,9 @@ PACKAGE = Path(portkey.__file__).parent
 
 def test_registry_matches_the_provider_modules() -> None:
     modules = {
-        m.name for m in pkgutil.iter_modules(portkey.providers.__path__) if m.name not in NOT_PROVIDERS
+        m.name
+        for m in pkgutil.iter_modules(portkey.providers.__path__)
+        if m.name not in NOT_PROVIDERS
     }
     registered = {path.rsplit(".", 1)[1] for path in registry.BUILTIN.values()}
     assert registered == modules

@@ -9,13 +9,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from portkey.config.loader import ConfigError, json_schema, load_file
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Portkey AI gateway.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect and check portkey.yaml.")
 app.add_typer(config_app, name="config")
-err = Console(stderr=True)
+# soft_wrap: one message per line, never broken at the console width
+err = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -51,6 +53,7 @@ def serve(
         lifespan="on",
         access_log=False,
         server_header=False,
+        proxy_headers=False,
         log_level=log_level,
         timeout_keep_alive=30,
         backlog=4096,
@@ -79,8 +82,8 @@ def config_schema() -> None:
 def config_validate(file: Annotated[Path, typer.Argument(dir_okay=False)]) -> None:
     """Check a portkey.yaml; errors name the line and field."""
     parsed = _load(file)
-    Console().print(
-        f"[green]ok[/green] {file}: {len(parsed.providers)} providers, "
+    Console(soft_wrap=True).print(
+        f"[green]ok[/green] {escape(str(file))}: {len(parsed.providers)} providers, "
         f"{len(parsed.configs)} configs"
     )
 
@@ -89,9 +92,10 @@ def _load(path: Path):  # type: ignore[no-untyped-def]
     try:
         return load_file(path)
     except ConfigError as exc:
-        err.print(f"[red]invalid config[/red] {exc.source}")
+        # user text (paths, names, values) is printed as is, never read as markup
+        err.print(f"[red]invalid config[/red] {escape(exc.source)}")
         for issue in exc.issues:
-            err.print(f"  {issue}")
+            err.print(f"  {issue}", markup=False, highlight=False)
         raise typer.Exit(2) from exc
 
 

@@ -71,14 +71,15 @@ def _nearest_line(loc: Loc, lines: Mapping[Loc, int]) -> int | None:
     return None
 
 
-def _interpolate(value: str, env: Mapping[str, str], where: str, line: int) -> str:
+def _interpolate(value: str, env: Mapping[str, str], where: str, loc: Loc, line: int) -> str:
     def sub(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         if name in env:
             return env[name]
         if default is not None:
             return default
-        raise ConfigError(where, [Issue("", f"environment variable {name} is not set", line)])
+        issue = Issue(format_loc(loc), f"environment variable {name} is not set", line)
+        raise ConfigError(where, [issue])
 
     return ENV_PATTERN.sub(sub, value)
 
@@ -94,7 +95,7 @@ def _walk(
         for i, item in enumerate(node.value):
             _walk(item, (*loc, i), lines, env, src)
     elif isinstance(node, yaml.ScalarNode) and "${" in node.value:
-        node.value = _interpolate(node.value, env, src, lines[loc])
+        node.value = _interpolate(node.value, env, src, loc, lines[loc])
 
 
 def parse_yaml(
@@ -119,6 +120,8 @@ def load_text(
     text: str, source: str = "<config>", env: Mapping[str, str] | None = None
 ) -> PortkeyFile:
     data, lines = parse_yaml(text, source, env)
+    if data is None:  # an empty document ("---" alone) means defaults, like an empty file
+        data = {}
     if not isinstance(data, dict):
         raise ConfigError(source, [Issue("", "the file must hold a mapping at the top level", 1)])
     try:

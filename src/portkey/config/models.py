@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from portkey.config.routing import RoutingConfig, Strict, Target
 
@@ -60,8 +60,10 @@ class PortkeyFile(Strict):
     #: Config used when a request names neither a config nor a provider.
     default_config: str | None = None
 
-    @model_validator(mode="after")
-    def _references(self) -> PortkeyFile:
-        if self.default_config is not None and self.default_config not in self.configs:
-            raise ValueError(f"default_config {self.default_config!r} is not in 'configs'")
-        return self
+    @field_validator("default_config")
+    @classmethod
+    def _known_config(cls, name: str | None, info: ValidationInfo) -> str | None:
+        configs = info.data.get("configs")
+        if name is not None and configs is not None and name not in configs:
+            raise ValueError(f"default_config {name!r} is not in 'configs'")
+        return name

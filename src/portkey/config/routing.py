@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -21,6 +22,7 @@ OPERATORS = frozenset(
     {"$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$regex", "$and", "$or"}
 )
 QUERY_ROOTS = ("metadata.", "params.", "url.")
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 
 class Strict(BaseModel):
@@ -146,11 +148,40 @@ class Target(BaseModel):
             raise ValueError("'targets' needs a 'strategy' (mode: single|fallback|loadbalance|...)")
         if self.strategy is not None and not self.targets:
             raise ValueError("'strategy' needs a non-empty 'targets' list")
-        if self.provider is not None and registry.get(self.provider) is None:
-            raise ValueError(
-                f"unknown provider {self.provider!r}; known: {', '.join(registry.provider_ids())}"
-            )
         return self
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, provider: str | None) -> str | None:
+        if provider is not None and registry.get(provider) is None:
+            known = ", ".join(registry.provider_ids())
+            raise ValueError(f"unknown provider {provider!r}; known: {known}")
+        return provider
+
+    @field_validator("custom_host")
+    @classmethod
+    def _http_url(cls, host: str | None) -> str | None:
+        """Refuse at load time what the transport would only refuse per request (as a 502)."""
+        if host is None:
+            return host
+        try:
+            parts = urlsplit(host)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            ok = ok and (parts.port is None or parts.port > 0)
+        except ValueError:  # a port out of range, a broken IPv6 literal
+            ok = False
+        if not ok or not host.isprintable() or " " in host:
+            shown = re.sub(r"//[^/@]*@", "//***@", host)  # never echo credentials in a URL
+            raise ValueError(f"custom_host must be an http(s) URL, got {shown!r}")
+        return host
+
+    @field_validator("forward_headers")
+    @classmethod
+    def _header_names(cls, names: list[str] | None) -> list[str] | None:
+        for name in names or ():
+            if not HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an HTTP header name")
+        return names
 
     def provider_options(self) -> dict[str, str]:
         return {k: str(v) for k, v in (self.model_extra or {}).items()}

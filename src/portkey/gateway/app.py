@@ -10,7 +10,13 @@ from typing import Any
 
 import orjson
 
-from portkey.errors import GatewayError, InvalidRequest, NotFound, PayloadTooLarge
+from portkey.errors import (
+    GatewayError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+)
 from portkey.gateway import ingress
 from portkey.gateway.ingress import Call
 from portkey.gateway.plan import Leaf, leaves
@@ -73,7 +79,7 @@ class GatewayApp:
                 send, 200 if ok else 503, b'{"ready":%s}' % (b"true" if ok else b"false")
             )
         elif route is not None or path == "/v1/models":
-            await send_error(send, GatewayError(f"method {method} not allowed", status=405))
+            await send_error(send, MethodNotAllowed(f"method {method} not allowed on {path}"))
         else:
             await send_error(send, NotFound(f"no route for {method} {path}", code="unknown_url"))
 
@@ -142,6 +148,7 @@ class GatewayApp:
         call = Call(MODELS, scope["path"], {}, time.perf_counter())
         ingress.read_headers(scope["headers"], call.headers)
         runtime = self.holder.current
+        call.trace_id = call.headers.get("x-portkey-trace-id") or call.trace_id
         try:
             ingress.apply_headers(call, scope["headers"])
             routed = any(
@@ -149,7 +156,8 @@ class GatewayApp:
                 for h in ("x-portkey-config", "x-portkey-provider", "x-portkey-virtual-key")
             )
             if not routed or self.transport is None:
-                await send_json(send, 200, json_body(configured_models(runtime)))
+                body = json_body(configured_models(runtime))
+                await send_json(send, 200, body, base_headers(call))
                 return
             leaf = leaves(ingress.select_plan(runtime, call.headers).root)[0]
             await self._models_upstream(leaf, call, send)

@@ -111,9 +111,9 @@ def _compile(target: Target, parent: dict[str, Any], path: str, loc: Loc, ctx: C
     )
     names = {c.name: i for i, c in enumerate(target.targets or ()) if c.name is not None}
     try:
-        strategy = STRATEGIES[target.strategy.mode].build(target.strategy, names)
+        strategy = STRATEGIES[target.strategy.mode].build(target.strategy, names, children)
     except StrategyConfigError as exc:
-        raise CompileError((*loc, "strategy", *exc.field.split(".")), exc.message) from exc
+        raise CompileError((*loc, "strategy", *exc.loc), exc.message) from exc
     return Group(path=path, name=target.name, weight=weight, strategy=strategy, children=children)
 
 
@@ -133,6 +133,8 @@ def _leaf(
     except (KeyError, IndexError) as exc:
         raise CompileError(loc, f"{provider_id}: missing option {exc}") from exc
     api_key = opts.get("api_key")
+    if api_key is not None and not api_key.isprintable():  # never show the key itself
+        raise CompileError((*loc, "api_key"), "api_key holds a control character (a newline?)")
     retry = opts.get("retry")
     server = ctx.server
     first_token = opts.get("first_token_timeout") or server.stream_first_token_timeout_ms

@@ -3,7 +3,7 @@
 A query object ANDs its fields; ``$and`` / ``$or`` combine sub-queries. Operators: ``$eq $ne
 $in $nin $gt $gte $lt $lte $regex``. A bare value means ``$eq``. As in MongoDB, a missing field
 satisfies ``$ne`` and ``$nin`` and nothing else. Comparisons accept numbers and numeric strings
-(metadata values are strings).
+(metadata values are strings); booleans are not numbers and equal only booleans.
 """
 
 from __future__ import annotations
@@ -73,6 +73,8 @@ def _number(value: Any) -> float | None:
 
 
 def _equal(found: Any, expected: Any) -> bool:
+    if isinstance(found, bool) or isinstance(expected, bool):  # True == 1 in Python, not here
+        return isinstance(found, bool) and isinstance(expected, bool) and found == expected
     if found == expected:
         return True
     a, b = _number(found), _number(expected)

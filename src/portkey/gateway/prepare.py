@@ -88,7 +88,8 @@ def headers_for(leaf: Leaf, call: Call) -> list[tuple[str, str]]:
                 param="authorization",
             )
     if leaf.forward_headers or call.forward_names:
-        wanted = {*leaf.forward_headers, *call.forward_names}
+        own = {name.lower() for name, _ in headers}  # never a second copy of our own headers
+        wanted = {*leaf.forward_headers, *call.forward_names} - own
         headers.extend(forwarded(call.raw_headers, {n.encode("latin-1") for n in wanted}))
     return headers
 

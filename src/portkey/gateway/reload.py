@@ -16,6 +16,7 @@ from portkey.config.loader import ConfigError
 from portkey.gateway.runtime import RuntimeHolder
 
 log = logging.getLogger("portkey.reload")
+SETTLE_S = 0.1
 
 
 class Reloader:
@@ -26,12 +27,13 @@ class Reloader:
         self._mtime = self._stat()
         self.failures = 0
 
-    def _stat(self) -> float | None:
+    def _stat(self) -> tuple[int, int] | None:
         path = self.holder.path
         try:
-            return path.stat().st_mtime_ns if path else None
+            stat = path.stat() if path else None
         except OSError:
             return None
+        return (stat.st_mtime_ns, stat.st_size) if stat else None
 
     def start(self) -> None:
         if self.holder.path is None:
@@ -52,9 +54,13 @@ class Reloader:
     async def _watch(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            mtime = self._stat()
-            if mtime is not None and mtime != self._mtime:
-                self._mtime = mtime
+            seen = self._stat()
+            if seen is None or seen == self._mtime:
+                continue
+            # a writer may be mid-way (truncate, then write): wait until the file settles
+            await asyncio.sleep(SETTLE_S)
+            if self._stat() == seen:
+                self._mtime = seen
                 self.reload()
 
     def reload(self) -> bool:

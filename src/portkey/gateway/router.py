@@ -119,6 +119,7 @@ class Router:
             if delay is None:
                 return error
             await asyncio.sleep(delay)
+            call.upstream_s += delay  # waiting on the upstream's say-so is not gateway overhead
         raise AssertionError("unreachable")
 
     async def _once(
@@ -168,6 +169,11 @@ class Router:
         if response.status != 200:
             body = await response.read()
             raise classify(leaf, response.status, body, response)
+        if _is_json(response):  # a JSON answer (e.g. 200 carrying an error) is no stream
+            check_json_answer(await response.read())
+            raise UpstreamBadResponse(
+                f"{leaf.spec.id} answered a stream request with JSON", code="not_a_stream"
+            )
         call.upstream = response
         try:
             if on_open is not None and last_chance:
@@ -200,6 +206,11 @@ class Router:
         return Answer(
             leaf, response, block, prepared.strip_usage, chunks, framer, done=is_done(block)
         )
+
+
+def _is_json(response: UpstreamResponse) -> bool:
+    content_type = response.header("content-type") or ""
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
 
 
 def check_json_answer(body: bytes) -> None:

@@ -66,7 +66,7 @@ class Runtime:
         if plan is not None:
             return plan
         stripped = text.strip()
-        if not stripped.startswith("{"):
+        if not stripped.startswith(("{", "[")):  # a JSON array is a bad inline config, not an id
             named = self.named.get(stripped)
             if named is None:
                 raise InvalidRequest(
@@ -97,7 +97,8 @@ class Runtime:
             issues = issues_from_validation(exc)
             first = issues[0]
             detail = "; ".join(
-                f"config.{i.path}: {i.message}" if i.path else i.message for i in issues
+                f"config.{i.path}: {i.message}" if i.path else f"config: {i.message}"
+                for i in issues
             )
             raise InvalidRequest(
                 f"invalid config: {detail}",

@@ -6,6 +6,7 @@ request, and whether to try the next one after a child failed with a given statu
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,9 +21,11 @@ if TYPE_CHECKING:
 
 
 class StrategyConfigError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
+    """A strategy that cannot be built; ``loc`` is the path inside ``strategy``."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
         super().__init__(message)
-        self.field = field
+        self.loc = loc
         self.message = message
 
 
@@ -41,7 +44,7 @@ class Single:
     mode: ClassVar[str] = "single"
 
     @classmethod
-    def build(cls, cfg: Strategy, names: Mapping[str, int]) -> Single:
+    def build(cls, cfg: Strategy, names: Mapping[str, int], children: tuple[Node, ...]) -> Single:
         return cls()
 
     def order(self, children: tuple[Node, ...], facts: Facts) -> Iterable[Node]:
@@ -59,7 +62,7 @@ class Fallback:
     on_status_codes: frozenset[int] | None = None
 
     @classmethod
-    def build(cls, cfg: Strategy, names: Mapping[str, int]) -> Fallback:
+    def build(cls, cfg: Strategy, names: Mapping[str, int], children: tuple[Node, ...]) -> Fallback:
         codes = frozenset(cfg.on_status_codes) if cfg.on_status_codes else None
         return cls(codes)
 
@@ -75,16 +78,19 @@ class LoadBalance:
     """Pick one target at random, in proportion to its ``weight`` (default 1)."""
 
     mode: ClassVar[str] = "loadbalance"
+    cum_weights: tuple[float, ...]
 
     @classmethod
-    def build(cls, cfg: Strategy, names: Mapping[str, int]) -> LoadBalance:
-        return cls()
+    def build(
+        cls, cfg: Strategy, names: Mapping[str, int], children: tuple[Node, ...]
+    ) -> LoadBalance:
+        cum = tuple(itertools.accumulate(child.weight for child in children))
+        if not cum or cum[-1] <= 0:
+            raise StrategyConfigError((), "loadbalance needs a target with a weight above 0")
+        return cls(cum)
 
     def order(self, children: tuple[Node, ...], facts: Facts) -> Iterable[Node]:
-        weights = [child.weight for child in children]
-        if not any(weights):
-            raise InvalidRequest("loadbalance: every target has weight 0", param="weight")
-        return random.choices(children, weights=weights)
+        return random.choices(children, cum_weights=self.cum_weights)
 
     def falls_back(self, status: int) -> bool:
         return False
@@ -99,18 +105,20 @@ class Conditional:
     default: int | None
 
     @classmethod
-    def build(cls, cfg: Strategy, names: Mapping[str, int]) -> Conditional:
+    def build(
+        cls, cfg: Strategy, names: Mapping[str, int], children: tuple[Node, ...]
+    ) -> Conditional:
         if not cfg.conditions:
-            raise StrategyConfigError("conditions", "conditional mode needs 'conditions'")
+            raise StrategyConfigError(("conditions",), "conditional mode needs 'conditions'")
         rules = []
         for i, cond in enumerate(cfg.conditions):
             if cond.then not in names:
                 raise StrategyConfigError(
-                    f"conditions[{i}].then", f"no target is named {cond.then!r}"
+                    ("conditions", i, "then"), f"no target is named {cond.then!r}"
                 )
             rules.append((compile_query(cond.query), names[cond.then]))
         if cfg.default is not None and cfg.default not in names:
-            raise StrategyConfigError("default", f"no target is named {cfg.default!r}")
+            raise StrategyConfigError(("default",), f"no target is named {cfg.default!r}")
         default = names[cfg.default] if cfg.default is not None else None
         return cls(tuple(rules), default)
 

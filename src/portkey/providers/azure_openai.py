@@ -13,7 +13,10 @@ from portkey.providers.base import (
 
 
 def build_url(base: str, path: str, options: Mapping[str, str]) -> str:
-    root = base.format(**options).rstrip("/")
+    root = base
+    for name, value in options.items():  # by name only: never str.format on config text
+        root = root.replace("{" + name + "}", value)
+    root = root.rstrip("/")
     return (
         f"{root}/deployments/{options['deployment_id']}{path}?api-version={options['api_version']}"
     )

@@ -114,6 +114,11 @@ class Transport:
             )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise map_error(exc) from exc
+        except ValueError as exc:  # aiohttp refused a header or the URL (e.g. a key with "\n")
+            # the message is ours alone: the refused value may be a provider key
+            raise UpstreamUnavailable(
+                f"cannot send the upstream request: invalid header or URL ({type(exc).__name__})"
+            ) from exc
         return UpstreamResponse(raw.status, raw)
 
     async def close(self) -> None:
