@@ -25,7 +25,7 @@ from portkey.gateway.plan import (
 )
 from portkey.gateway.strategies import STRATEGIES, StrategyConfigError
 from portkey.providers import registry
-from portkey.providers.base import AuthScheme, ProviderSpec
+from portkey.providers.base import ProviderSpec
 
 Loc = tuple[str | int, ...]
 CREDENTIALS = ("provider", "api_key", "virtual_key", "custom_host", "options")
@@ -145,6 +145,8 @@ def _leaf(
         spec=spec,
         api_key=api_key,
         urls=urls,
+        base_url=base,
+        options=options,
         headers=static_headers(spec, api_key),
         override_params=opts.get("override_params"),
         retry=_retry_policy(retry),
@@ -186,11 +188,9 @@ def _retry_policy(retry: Any) -> RetryPolicy:
 
 
 def auth_header(spec: ProviderSpec, api_key: str) -> tuple[str, str] | None:
-    if spec.auth is AuthScheme.BEARER:
-        return ("Authorization", f"Bearer {api_key}")
-    if spec.auth is AuthScheme.API_KEY_HEADER:
-        return ("api-key", api_key)
-    return None
+    if spec.auth is None or spec.sign is not None:
+        return None
+    return spec.auth.pair(api_key)
 
 
 def static_headers(spec: ProviderSpec, api_key: str | None) -> tuple[tuple[str, str], ...]:

@@ -16,14 +16,23 @@ STREAMED_ROUTES = (CHAT, COMPLETIONS)
 
 
 class Prepared:
-    __slots__ = ("body", "headers", "strip_usage", "url")
+    __slots__ = ("body", "canonical", "headers", "strip_usage", "url")
 
-    def __init__(self, url: str, headers: list[tuple[str, str]], body: bytes, strip: bool) -> None:
+    def __init__(
+        self,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        strip: bool,
+        canonical: dict[str, Any] | None = None,
+    ) -> None:
         self.url = url
         self.headers = headers
         self.body = body
         #: we asked for streamed usage the client did not ask for: drop that chunk on the way out
         self.strip_usage = strip
+        #: the OpenAI-shaped request a translating format was given (its stream decoder needs it)
+        self.canonical = canonical
 
 
 def prepare(leaf: Leaf, call: Call, policy: str) -> Prepared:
@@ -37,6 +46,8 @@ def prepare(leaf: Leaf, call: Call, policy: str) -> Prepared:
         body = {**call.body, **leaf.override_params}
     if leaf.spec.params:
         body = _apply_param_rules(leaf, call, body if body is not None else call.body, policy)
+    if not leaf.spec.format.passthrough:
+        return _translated(leaf, call, body if body is not None else call.body)
     strip = False
     if call.stream and call.route in STREAMED_ROUTES and leaf.spec.stream_usage:
         source = body if body is not None else call.body
@@ -47,6 +58,19 @@ def prepare(leaf: Leaf, call: Call, policy: str) -> Prepared:
             strip = True
     raw = call.raw if body is None else orjson.dumps(body)
     return Prepared(url, headers_for(leaf, call), raw, strip)
+
+
+def _translated(leaf: Leaf, call: Call, canonical: dict[str, Any]) -> Prepared:
+    build = leaf.spec.format.build_request
+    assert build is not None, f"{leaf.spec.format.name} has no build_request"
+    try:
+        path, wire = build(call.route, canonical, leaf.options)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidRequest(
+            f"cannot translate the request for {leaf.spec.id}: {exc}", param="messages"
+        ) from exc
+    url = leaf.spec.build_url(leaf.base_url, path, leaf.options)
+    return Prepared(url, headers_for(leaf, call), orjson.dumps(wire), False, canonical)
 
 
 def _apply_param_rules(

@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import orjson
 
@@ -26,9 +25,10 @@ from portkey.errors import (
 )
 from portkey.gateway.ingress import Call
 from portkey.gateway.plan import Group, Leaf, Node, Plan
-from portkey.gateway.prepare import prepare
+from portkey.gateway.prepare import Prepared, prepare
 from portkey.gateway.streaming import SSEFramer, error_payload, first_event, is_done
 from portkey.gateway.streaming import read_first_block as read_first
+from portkey.providers.base import SignRequest, StreamDecoder
 from portkey.transport.http import Transport, UpstreamResponse
 
 RETRY_AFTER_CAP = 60.0
@@ -126,6 +126,8 @@ class Router:
         self, leaf: Leaf, call: Call, on_open: OnStreamOpen | None, last_chance: bool
     ) -> Answer:
         prepared = prepare(leaf, call, self.policy)
+        if leaf.spec.sign is not None:
+            prepared.headers.extend(await sign(leaf, call, prepared))
         timeout = call.timeout_override or leaf.timeout_s
         started = time.perf_counter()
         if call.stream:
@@ -147,6 +149,8 @@ class Router:
         finally:
             call.upstream_s += time.perf_counter() - started
         if 200 <= response.status < 300:
+            if leaf.spec.format.parse_response is not None:
+                return Answer(leaf, response, translate_answer(leaf, call.route, body))
             check_json_answer(body)
             return Answer(leaf, response, body)
         raise classify(leaf, response.status, body, response)
@@ -155,7 +159,7 @@ class Router:
         self,
         leaf: Leaf,
         call: Call,
-        prepared: Any,
+        prepared: Prepared,
         on_open: OnStreamOpen | None,
         last_chance: bool,
     ) -> Answer:
@@ -179,6 +183,9 @@ class Router:
             if on_open is not None and last_chance:
                 await on_open(leaf, response)
             chunks = response.iter_chunks()
+            if prepared.canonical is not None and leaf.spec.format.stream_decoder is not None:
+                decoder = leaf.spec.format.stream_decoder(call.route, prepared.canonical)
+                chunks = decoded(chunks, decoder)
             framer = SSEFramer()
             block = await read_first(chunks, framer)
         except BaseException:
@@ -206,6 +213,52 @@ class Router:
         return Answer(
             leaf, response, block, prepared.strip_usage, chunks, framer, done=is_done(block)
         )
+
+
+async def sign(leaf: Leaf, call: Call, prepared: Prepared) -> list[tuple[str, str]]:
+    assert leaf.spec.sign is not None
+    request = SignRequest(
+        "POST",
+        prepared.url,
+        prepared.headers,
+        prepared.body,
+        leaf.api_key or call.bearer,
+        leaf.options,
+    )
+    return await leaf.spec.sign(request)
+
+
+def translate_answer(leaf: Leaf, route: str, body: bytes) -> bytes:
+    """A translating provider's 2xx answer, as an OpenAI-shaped body."""
+    parse = leaf.spec.format.parse_response
+    assert parse is not None
+    try:
+        wire = orjson.loads(body)
+        if not isinstance(wire, dict):
+            raise TypeError("not a JSON object")
+        return orjson.dumps(parse(route, wire))
+    except GatewayError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise UpstreamBadResponse(
+            f"{leaf.spec.id} sent an answer that cannot be read: {exc}"
+        ) from exc
+
+
+async def decoded(chunks: AsyncIterator[bytes], decoder: StreamDecoder) -> AsyncIterator[bytes]:
+    """Upstream bytes in, OpenAI SSE events out; a decoding failure is an upstream error."""
+    try:
+        async for chunk in chunks:
+            out = decoder.feed(chunk)
+            if out:
+                yield out
+        tail = decoder.close()
+    except GatewayError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise UpstreamBadResponse(f"cannot decode the upstream stream: {exc}") from exc
+    if tail:
+        yield tail
 
 
 def _is_json(response: UpstreamResponse) -> bool:

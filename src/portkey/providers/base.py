@@ -8,7 +8,7 @@ branches on a provider's name: every quirk is a field here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
@@ -65,10 +65,22 @@ def reject(reason: str = "not supported") -> ParamRule:
     return ParamRule(ParamAction.REJECT, reason=reason)
 
 
-class AuthScheme(Enum):
-    BEARER = "bearer"  # Authorization: Bearer <key>
-    API_KEY_HEADER = "api-key"  # api-key: <key> (Azure)
-    NONE = "none"
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """How a provider key travels: ``<header>: <prefix><key>``."""
+
+    header: str
+    prefix: str = ""
+
+    def pair(self, api_key: str) -> tuple[str, str]:
+        return (self.header, self.prefix + api_key)
+
+
+class AuthScheme:
+    BEARER = Auth("Authorization", "Bearer ")
+    API_KEY_HEADER = Auth("api-key")  # Azure OpenAI
+    X_API_KEY = Auth("x-api-key")  # Anthropic
+    NONE: Auth | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,24 +93,54 @@ class ProviderOption:
     doc: str = ""
 
 
-class StreamTranslator(Protocol):
-    """Turns upstream SSE events into OpenAI chat.completion.chunk events (bytes in, bytes out)."""
+class StreamDecoder(Protocol):
+    """Turns an upstream's streamed bytes into OpenAI SSE events (``data: {chunk}\n\n``).
 
-    def feed(self, event: bytes) -> list[bytes]: ...
+    ``feed`` takes raw bytes as they arrive (any framing: SSE, AWS event-stream, JSON lines)
+    and returns whole OpenAI events, possibly none. It emits ``data: [DONE]`` only when the
+    upstream said the answer is complete; ``close`` flushes at the end of the body, so a
+    stream cut short never ends in ``[DONE]`` and the gateway reports it honestly.
+    """
+
+    def feed(self, data: bytes) -> bytes: ...
+
+    def close(self) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
 class WireFormat:
     """How requests and responses look on the wire for one API family.
 
-    ``passthrough`` formats forward the client's bytes untouched when nothing was changed.
+    ``passthrough`` formats (OpenAI's) forward the client's bytes untouched when nothing
+    changed. Translating formats give three pure functions over plain dicts:
+
+    * ``build_request(route, canonical, options) -> (path, wire_body)``: the path (with any
+      query) is joined to the provider's base URL; it may depend on model and ``stream``.
+    * ``parse_response(route, wire_body) -> canonical``: an OpenAI-shaped answer.
+    * ``stream_decoder(route, canonical) -> StreamDecoder``: one per streamed request.
     """
 
     name: str
     passthrough: bool
-    build_request: Callable[[str, Json], Json] | None = None  # (route, canonical) -> wire
-    parse_response: Callable[[str, Json], Json] | None = None  # (route, wire) -> canonical
-    stream_translator: Callable[[], StreamTranslator] | None = None
+    build_request: Callable[[str, Json, Mapping[str, str]], tuple[str, Json]] | None = None
+    parse_response: Callable[[str, Json], Json] | None = None
+    stream_decoder: Callable[[str, Json], StreamDecoder] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignRequest:
+    """What a signing hook sees (SigV4, OAuth tokens, key-pair JWTs)."""
+
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    api_key: str | None
+    options: Mapping[str, str]
+
+
+#: async hook returning the auth headers for one upstream request
+Signer = Callable[[SignRequest], Awaitable[list[tuple[str, str]]]]
 
 
 OPENAI_FORMAT = WireFormat(name="openai", passthrough=True)
@@ -140,7 +182,9 @@ class ProviderSpec:
 
     id: str
     base_url: str
-    auth: AuthScheme = AuthScheme.BEARER
+    auth: Auth | None = AuthScheme.BEARER
+    #: replaces ``auth`` when set: computes auth headers per request (may cache tokens)
+    sign: Signer | None = None
     routes: Mapping[str, str] = field(default_factory=lambda: OPENAI_ROUTES)
     format: WireFormat = OPENAI_FORMAT
     params: Mapping[str, ParamRule] = field(default_factory=dict)
@@ -151,6 +195,8 @@ class ProviderSpec:
     #: The upstream honours ``stream_options.include_usage`` (usage in the last chunk).
     stream_usage: bool = True
     requires_api_key: bool = True
+    #: capabilities this provider explicitly lacks (conformance suite opt-outs), e.g. "vision"
+    unsupported: frozenset[str] = frozenset()
     classify_error: Callable[[int, Json | None, float | None], GatewayError] = classify_openai_error
     docs: str = ""
 
