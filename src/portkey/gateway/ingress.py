@@ -146,15 +146,19 @@ def apply_headers(call: Call, raw_headers: list[tuple[bytes, bytes]]) -> None:
     call.raw_headers = raw_headers
 
 
-def parse_metadata(text: str) -> dict[str, str]:
+def json_object(data: str | bytes, what: str, param: str | None) -> dict[str, Any]:
+    """Parse client JSON that must be an object; a 400 naming ``what`` otherwise."""
     try:
-        data = orjson.loads(text)
+        parsed = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(
-            f"x-portkey-metadata is not valid JSON: {exc}", param="x-portkey-metadata"
-        ) from exc
-    if not isinstance(data, dict):
-        raise InvalidRequest("x-portkey-metadata must be a JSON object", param="x-portkey-metadata")
+        raise InvalidRequest(f"{what} is not valid JSON: {exc}", param=param) from exc
+    if not isinstance(parsed, dict):
+        raise InvalidRequest(f"{what} must be a JSON object", param=param)
+    return parsed
+
+
+def parse_metadata(text: str) -> dict[str, str]:
+    data = json_object(text, "x-portkey-metadata", "x-portkey-metadata")
     for key, value in data.items():
         if not isinstance(value, str):
             raise InvalidRequest(
@@ -178,12 +182,7 @@ def parse_timeout(text: str) -> float:
 
 def parse_body(call: Call, raw: bytes) -> None:
     """Parse and type-check the JSON body into ``call.body``."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("request body must be a JSON object")
+    body = json_object(raw, "request body", None)
     types = FIELD_TYPES[call.route]
     for key, (accepted, wanted) in types.items():
         if key in body:

@@ -6,7 +6,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
 from pydantic import ValidationError
 
 from portkey.config.loader import ConfigError, format_loc, issues_from_validation, load_file
@@ -79,15 +78,9 @@ class Runtime:
         return plan
 
     def compile_json(self, text: str) -> Plan:
-        try:
-            data = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidRequest(
-                f"x-portkey-config is not valid JSON: {exc}", param="x-portkey-config"
-            ) from exc
-        if not isinstance(data, dict):
-            raise InvalidRequest("x-portkey-config must be a JSON object", param="x-portkey-config")
-        return self.compile_data(data)
+        from portkey.gateway.ingress import json_object
+
+        return self.compile_data(json_object(text, "x-portkey-config", "x-portkey-config"))
 
     def compile_data(self, data: dict[str, object]) -> Plan:
         try:
