@@ -169,8 +169,8 @@ def check_stream_tools(client: Any) -> None:
     for chunk in stream:
         for choice in chunk.choices:
             for call in choice.delta.tool_calls or ():
-                name += call.function.name or "" if call.function else ""
-                args += call.function.arguments or "" if call.function else ""
+                name += (call.function.name or "") if call.function else ""
+                args += (call.function.arguments or "") if call.function else ""
             finish = choice.finish_reason or finish
     assert name == "get_weather"
     assert json.loads(args) == {"city": "Paris"}

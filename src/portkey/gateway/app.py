@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -46,6 +47,8 @@ POST_ROUTES = {
     "/v1/embeddings": EMBEDDINGS,
 }
 CACHE_DISABLED = (b"x-portkey-cache-status", b"DISABLED")
+#: served by portkey.gateway.anthropic_ingress (imported on first use: it imports this module)
+ANTHROPIC_ROUTES = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
 
 
 class GatewayApp:
@@ -69,6 +72,8 @@ class GatewayApp:
         route = POST_ROUTES.get(path)
         if route is not None and method == "POST":
             await self.proxy(route, scope, receive, send)
+        elif path in ANTHROPIC_ROUTES and method == "POST":
+            await self.anthropic(scope, receive, send)
         elif path == "/v1/models" and method == "GET":
             await self.models(scope, send)
         elif path == "/health":
@@ -78,7 +83,7 @@ class GatewayApp:
             await send_json(
                 send, 200 if ok else 503, b'{"ready":%s}' % (b"true" if ok else b"false")
             )
-        elif route is not None or path == "/v1/models":
+        elif route is not None or path == "/v1/models" or path in ANTHROPIC_ROUTES:
             await send_error(send, MethodNotAllowed(f"method {method} not allowed on {path}"))
         else:
             await send_error(send, NotFound(f"no route for {method} {path}", code="unknown_url"))
@@ -144,6 +149,11 @@ class GatewayApp:
         headers = answer_headers(call, answer.leaf, answer.response)
         await send_json(send, answer.response.status, answer.body, headers)
 
+    async def anthropic(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from portkey.gateway.anthropic_ingress import handle
+
+        await handle(self, scope, receive, send)
+
     async def models(self, scope: Scope, send: Send) -> None:
         call = Call(MODELS, scope["path"], {}, time.perf_counter())
         ingress.read_headers(scope["headers"], call.headers)
@@ -178,12 +188,21 @@ class GatewayApp:
 class StreamResponse:
     """One streamed answer: headers go out as soon as an upstream answers 200."""
 
-    def __init__(self, router: Router, call: Call, receive: Receive, send: Send) -> None:
+    def __init__(
+        self,
+        router: Router,
+        call: Call,
+        receive: Receive,
+        send: Send,
+        transform: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self.router = router
         self.call = call
         self.receive = receive
         self.send = send
         self.leaf: Leaf | None = None
+        #: rewrites outgoing SSE bytes (e.g. OpenAI events -> Anthropic events)
+        self.transform = transform
 
     async def run(self, plan: Any) -> None:
         watcher = asyncio.ensure_future(self._watch_disconnect())
@@ -225,6 +244,8 @@ class StreamResponse:
         await self.send({"type": "http.response.start", "status": 200, "headers": headers})
 
     async def write(self, data: bytes) -> None:
+        if self.transform is not None:
+            data = self.transform(data)
         if data:
             await self.send({"type": "http.response.body", "body": data, "more_body": True})
 

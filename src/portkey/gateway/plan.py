@@ -35,7 +35,8 @@ class Leaf:
     api_key: str | None = field(repr=False)
     urls: Mapping[str, str]  # route kind -> full URL (passthrough formats)
     base_url: str  # custom_host or the provider's base (translating formats add their path)
-    options: Mapping[str, str]  # provider-specific target fields, defaults applied
+    #: provider-specific target fields, defaults applied; may hold secrets (aws_secret_access_key)
+    options: Mapping[str, str] = field(repr=False)
     #: headers sent on every call; holds the auth header when the key is known at compile time
     headers: tuple[tuple[str, str], ...] = field(repr=False)
     override_params: Mapping[str, Any] | None

@@ -150,7 +150,8 @@ class Router:
             call.upstream_s += time.perf_counter() - started
         if 200 <= response.status < 300:
             if leaf.spec.format.parse_response is not None:
-                return Answer(leaf, response, translate_answer(leaf, call.route, body))
+                model = (prepared.canonical or {}).get("model")
+                return Answer(leaf, response, translate_answer(leaf, call.route, body, model))
             check_json_answer(body)
             return Answer(leaf, response, body)
         raise classify(leaf, response.status, body, response)
@@ -228,15 +229,21 @@ async def sign(leaf: Leaf, call: Call, prepared: Prepared) -> list[tuple[str, st
     return await leaf.spec.sign(request)
 
 
-def translate_answer(leaf: Leaf, route: str, body: bytes) -> bytes:
-    """A translating provider's 2xx answer, as an OpenAI-shaped body."""
+def translate_answer(leaf: Leaf, route: str, body: bytes, model: object = None) -> bytes:
+    """A translating provider's 2xx answer, as an OpenAI-shaped body.
+
+    ``model`` (the one requested) fills in an answer whose native body names none.
+    """
     parse = leaf.spec.format.parse_response
     assert parse is not None
     try:
         wire = orjson.loads(body)
         if not isinstance(wire, dict):
             raise TypeError("not a JSON object")
-        return orjson.dumps(parse(route, wire))
+        answer = parse(route, wire)
+        if not answer.get("model") and isinstance(model, str):
+            answer["model"] = model
+        return orjson.dumps(answer)
     except GatewayError:
         raise
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
@@ -289,7 +296,8 @@ def classify(leaf: Leaf, status: int, body: bytes, response: UpstreamResponse) -
     error = leaf.spec.classify_error(
         status, parsed if isinstance(parsed, dict) else None, retry_after
     )
-    error.retry_after = retry_after
+    if retry_after is not None:  # else keep a delay the classifier read from the body
+        error.retry_after = retry_after
     return error
 
 

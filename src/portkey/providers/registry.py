@@ -25,6 +25,13 @@ BUILTIN: dict[str, str] = {
     "x-ai": "portkey.providers.x_ai",
     "ollama": "portkey.providers.ollama",
     "vllm": "portkey.providers.vllm",
+    "cohere": "portkey.providers.cohere",
+    "snowflake-cortex": "portkey.providers.snowflake_cortex",
+    "snowflake-cortex-rest": "portkey.providers.snowflake_cortex_rest",
+    "bedrock": "portkey.providers.bedrock",
+    "google": "portkey.providers.google",
+    "vertex-ai": "portkey.providers.vertex_ai",
+    "anthropic": "portkey.providers.anthropic",
 }
 
 

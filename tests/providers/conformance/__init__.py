@@ -75,4 +75,15 @@ def load_entries() -> list[Entry]:
 
 
 #: modules in this package that define ENTRY
-ENTRIES: list[str] = []
+ENTRIES: list[str] = [
+    "openai",
+    "azure_openai",
+    "groq",
+    "cohere",
+    "snowflake_cortex",
+    "snowflake_cortex_rest",
+    "bedrock",
+    "google",
+    "vertex_ai",
+    "anthropic",
+]
