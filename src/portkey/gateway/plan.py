@@ -11,7 +11,8 @@ from portkey.providers.base import ProviderSpec
 if TYPE_CHECKING:
     from portkey.gateway.strategies import RoutingStrategy
 
-DEFAULT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Portkey's defaults, plus 529 (Anthropic's "overloaded")
+DEFAULT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,14 @@ when asked (a wait over ``RETRY_AFTER_CAP`` seconds is not waited: the target fa
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
+import struct
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import orjson
 
@@ -28,7 +31,7 @@ from portkey.gateway.plan import Group, Leaf, Node, Plan
 from portkey.gateway.prepare import Prepared, prepare
 from portkey.gateway.streaming import SSEFramer, error_payload, first_event, is_done
 from portkey.gateway.streaming import read_first_block as read_first
-from portkey.providers.base import SignRequest, StreamDecoder
+from portkey.providers.base import EMBEDDINGS, SignRequest, StreamDecoder
 from portkey.transport.http import Transport, UpstreamResponse
 
 RETRY_AFTER_CAP = 60.0
@@ -150,8 +153,8 @@ class Router:
             call.upstream_s += time.perf_counter() - started
         if 200 <= response.status < 300:
             if leaf.spec.format.parse_response is not None:
-                model = (prepared.canonical or {}).get("model")
-                return Answer(leaf, response, translate_answer(leaf, call.route, body, model))
+                answer = translate_answer(leaf, call.route, body, prepared.canonical or {})
+                return Answer(leaf, response, answer)
             check_json_answer(body)
             return Answer(leaf, response, body)
         raise classify(leaf, response.status, body, response)
@@ -229,11 +232,13 @@ async def sign(leaf: Leaf, call: Call, prepared: Prepared) -> list[tuple[str, st
     return await leaf.spec.sign(request)
 
 
-def translate_answer(leaf: Leaf, route: str, body: bytes, model: object = None) -> bytes:
+def translate_answer(leaf: Leaf, route: str, body: bytes, request: Mapping[str, Any]) -> bytes:
     """A translating provider's 2xx answer, as an OpenAI-shaped body.
 
-    ``model`` (the one requested) fills in an answer whose native body names none.
+    The canonical ``request`` fills in what the native body lacks: the model's name, and
+    embeddings in base64 when the client asked for them so (the openai SDK's default).
     """
+    model = request.get("model")
     parse = leaf.spec.format.parse_response
     assert parse is not None
     try:
@@ -243,6 +248,8 @@ def translate_answer(leaf: Leaf, route: str, body: bytes, model: object = None) 
         answer = parse(route, wire)
         if not answer.get("model") and isinstance(model, str):
             answer["model"] = model
+        if route == EMBEDDINGS and request.get("encoding_format") == "base64":
+            embeddings_to_base64(answer)
         return orjson.dumps(answer)
     except GatewayError:
         raise
@@ -250,6 +257,15 @@ def translate_answer(leaf: Leaf, route: str, body: bytes, model: object = None) 
         raise UpstreamBadResponse(
             f"{leaf.spec.id} sent an answer that cannot be read: {exc}"
         ) from exc
+
+
+def embeddings_to_base64(answer: dict[str, Any]) -> None:
+    """OpenAI's base64 encoding: little-endian float32, base64-encoded, per embedding."""
+    for item in answer.get("data") or ():
+        vector = item.get("embedding") if isinstance(item, dict) else None
+        if isinstance(vector, list):
+            packed = struct.pack(f"<{len(vector)}f", *vector)
+            item["embedding"] = base64.b64encode(packed).decode("ascii")
 
 
 async def decoded(chunks: AsyncIterator[bytes], decoder: StreamDecoder) -> AsyncIterator[bytes]:
