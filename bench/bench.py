@@ -5,7 +5,10 @@ upstream, then measures each target in turn:
 
 * ``direct``: the load generators straight at the upstream (the baseline: no gateway);
 * ``gateway``: ours, ``portkey serve``, routed with ``x-portkey-provider`` /
-  ``x-portkey-custom-host`` headers (``--gateway-cmd`` starts something else instead).
+  ``x-portkey-custom-host`` headers (``--gateway-cmd`` starts something else instead);
+* ``gateway-anthropic``: the same gateway and the same OpenAI-shaped requests, routed to provider
+  ``anthropic`` at a canned Anthropic Messages upstream (``canned_upstream.py --anthropic-port``):
+  the gateway translates each request to the Messages API and each answer (JSON, SSE) back.
 
 Per target: cold start (gateway only), a correctness check, wrk closed-loop runs (JSON and
 stream, several concurrencies), a paced open-loop run (client.py), the slow-SSE probe, and the
@@ -285,11 +288,12 @@ class Ports:
     json: int
     stream: int
     slow: int
+    anthropic: int
     gateway: int
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
-        return cls(base + 1, base + 2, base + 3, base + 10)
+        return cls(base + 1, base + 2, base + 3, base + 4, base + 10)
 
 
 def start_upstreams(args: argparse.Namespace, ports: Ports, rt: str) -> tuple[list[Proc], str]:
@@ -311,7 +315,13 @@ def start_upstreams(args: argparse.Namespace, ports: Ports, rt: str) -> tuple[li
         kind = "canned_upstream.py (python, " + ("uvloop)" if has_uvloop() else "asyncio)")
     procs.append(Proc("upstream", pinned(args.load_cpu, argv), os.path.join(rt, "upstream.log")))
     procs.append(Proc("slow-sse", pinned(args.load_cpu, slow_argv), os.path.join(rt, "slow.log")))
-    for port, proc in ((ports.json, procs[0]), (ports.stream, procs[0]), (ports.slow, procs[1])):
+    waits = [(ports.json, procs[0]), (ports.stream, procs[0]), (ports.slow, procs[1])]
+    if ANTHROPIC in args.targets:
+        argv = [*helper, "--anthropic-port", str(ports.anthropic)]
+        log = os.path.join(rt, "anthropic.log")
+        procs.append(Proc("anthropic-upstream", pinned(args.load_cpu, argv), log))
+        waits.append((ports.anthropic, procs[2]))
+    for port, proc in waits:
         wait_port(port, proc, 15)
     return procs, kind
 
@@ -327,14 +337,19 @@ def has_uvloop() -> bool:
 # ------------------------------------------------------------------------------- targets
 
 
+ANTHROPIC = "gateway-anthropic"
+TARGETS = ("direct", "gateway", ANTHROPIC)
+
+
 @dataclass
 class Target:
     name: str
-    urls: dict[str, str]  # scenario (json|stream|slow) -> URL
+    urls: dict[str, str]  # scenario (json|stream|slow) -> URL; no "slow": no slow-SSE probe
     headers: dict[str, dict[str, str]]  # scenario -> extra request headers
     cmd: str | None = None  # None: nothing to start (direct)
     health_url: str | None = None
     result: Json = field(default_factory=dict)
+    expect_stream: str = "[DONE]"  # what every streamed answer of the paced run must contain
 
 
 def direct_target(ports: Ports) -> Target:
@@ -343,25 +358,45 @@ def direct_target(ports: Ports) -> Target:
     return Target("direct", urls, {k: {} for k in up})
 
 
+def anthropic_upstream_target(ports: Ports) -> Target:
+    """The canned Anthropic upstream itself, for its own paced baseline (no gateway)."""
+    url = f"http://{HOST}:{ports.anthropic}{payloads.ANTHROPIC_PATH}"
+    hdrs = {"x-api-key": payloads.ANTHROPIC_KEY, "anthropic-version": "2023-06-01"}
+    return Target(
+        "anthropic-upstream",
+        {"json": url, "stream": url},
+        {"json": hdrs, "stream": hdrs},
+        expect_stream='"type":"message_stop"',
+    )
+
+
+def gateway_target(
+    args: argparse.Namespace, ports: Ports, name: str, provider: str, up: dict[str, int]
+) -> Target:
+    """Our gateway, routed per scenario to ``provider`` at the canned upstream port ``up[k]``."""
+    gw = f"http://{HOST}:{ports.gateway}"
+    hdrs = {
+        k: {"x-portkey-provider": provider, "x-portkey-custom-host": f"http://{HOST}:{p}/v1"}
+        for k, p in up.items()
+    }
+    cmd = args.gateway_cmd.replace("{port}", str(ports.gateway))
+    return Target(name, dict.fromkeys(up, gw + CHAT), hdrs, cmd, gw + "/health")
+
+
 def make_targets(args: argparse.Namespace, ports: Ports) -> list[Target]:
-    up = {"json": ports.json, "stream": ports.stream, "slow": ports.slow}
     out = []
     for name in args.targets:
         if name == "direct":
             out.append(direct_target(ports))
         elif name == "gateway":
-            gw = f"http://{HOST}:{ports.gateway}"
-            hdrs = {
-                k: {
-                    "x-portkey-provider": "openai",
-                    "x-portkey-custom-host": f"http://{HOST}:{p}/v1",
-                }
-                for k, p in up.items()
-            }
-            cmd = args.gateway_cmd.replace("{port}", str(ports.gateway))
-            out.append(Target("gateway", dict.fromkeys(up, gw + CHAT), hdrs, cmd, gw + "/health"))
+            up = {"json": ports.json, "stream": ports.stream, "slow": ports.slow}
+            out.append(gateway_target(args, ports, name, "openai", up))
+        elif name == ANTHROPIC:
+            # one canned Anthropic port answers both (the body's "stream" picks); no slow probe
+            up = {"json": ports.anthropic, "stream": ports.anthropic}
+            out.append(gateway_target(args, ports, name, "anthropic", up))
         else:
-            raise SystemExit(f"unknown target {name!r} (known: direct, gateway)")
+            raise SystemExit(f"unknown target {name!r} (known: {', '.join(TARGETS)})")
     return out
 
 
@@ -375,7 +410,8 @@ def start_gateway(args: argparse.Namespace, target: Target, rt: str) -> Proc:
         env[k] = v
     if not words:
         raise SystemExit(f"--gateway-cmd has no command: {target.cmd!r}")
-    return Proc(target.name, pinned(args.gw_cpu, words), os.path.join(rt, "gateway.log"), env)
+    log = os.path.join(rt, f"{target.name}.log")
+    return Proc(target.name, pinned(args.gw_cpu, words), log, env)
 
 
 # ------------------------------------------------------------------------------- requests
@@ -457,6 +493,23 @@ def check(target: Target) -> Json:
         "body_head": body[:300],
     }
     return out
+
+
+def anthropic_baseline(args: argparse.Namespace, ports: Ports, log: Callable[[str], None]) -> Json:
+    """Check the canned Anthropic upstream directly, then its paced runs (no gateway)."""
+    t = anthropic_upstream_target(ports)
+    status, body = post(t.urls["json"], payloads.REQUEST_JSON, t.headers["json"])
+    ok_json = status == 200 and payloads.anthropic_content(body) == payloads.TEXT
+    status, body = post(t.urls["stream"], payloads.REQUEST_STREAM, t.headers["stream"])
+    text, stopped = payloads.anthropic_sse_text(body)
+    ok_stream = status == 200 and stopped and text == payloads.TEXT
+    res: Json = {"name": t.name, "status": "ok" if ok_json and ok_stream else "check failed"}
+    res["paced"] = {}
+    if res["status"] == "ok":
+        for scenario in ("json", "stream"):
+            res["paced"][scenario] = run_client(args, t, "paced", scenario, None)
+            log(f"{t.name}: paced {scenario}: " + short(res["paced"][scenario]))
+    return res
 
 
 # ------------------------------------------------------------------------------- load runs
@@ -547,7 +600,7 @@ def run_client(
         argv += ["--rate", str(args.paced_rate), "--duration", str(args.paced_duration)]
         limit = args.paced_duration + 30
         if scenario == "stream":
-            argv += ["--stream", "--expect", "[DONE]"]
+            argv += ["--stream", "--expect", target.expect_stream]
     else:
         argv += ["--requests", str(args.probe_requests)]
         limit = args.probe_requests + 30
@@ -601,7 +654,7 @@ def measure(args: argparse.Namespace, target: Target, rt: str, log: Callable[[st
         if proc is not None:
             proc.stop()
             if r["status"] != "ok":
-                r["log_tail"] = tail(os.path.join(rt, "gateway.log"))
+                r["log_tail"] = tail(os.path.join(rt, f"{target.name}.log"))
 
 
 def tail(path: str, lines: int = 15) -> str:
@@ -630,8 +683,9 @@ def load_runs(
         p = run_client(args, target, "paced", scenario, sid)
         r["paced"][scenario] = p
         log(f"{target.name}: paced {scenario} @{args.paced_rate}/s: " + short(p))
-    r["slow_sse"] = run_client(args, target, "probe", "slow", sid)
-    log(f"{target.name}: slow-SSE probe: " + short(r["slow_sse"]))
+    if "slow" in target.urls:
+        r["slow_sse"] = run_client(args, target, "probe", "slow", sid)
+        log(f"{target.name}: slow-SSE probe: " + short(r["slow_sse"]))
 
 
 def short(d: Json) -> str:
@@ -726,6 +780,57 @@ def summary_rows(report: Json) -> list[list[Any]]:
     return rows
 
 
+def pooled_cpu(t: Json, scenario: str) -> float | None:
+    """Gateway CPU µs/request over all wrk runs of a scenario (total CPU / total requests)."""
+    runs = [w for w in t["wrk"] if w["scenario"] == scenario and w.get("gw_cpu_s") is not None]
+    n = sum(w["requests"] for w in runs)
+    return round(1e6 * sum(w["gw_cpu_s"] for w in runs) / n, 1) if n else None
+
+
+def signed(x: float | None) -> str:
+    return "-" if x is None else f"{x:+.0f}" if abs(x) >= 10 else f"{x:+.2f}"
+
+
+def _get(t: Json, kind: str, scenario: str, key: str) -> Any:
+    return t.get(kind, {}).get(scenario, {}).get(key)
+
+
+def translation_lines(report: Json) -> list[str]:
+    """gateway-anthropic against the passthrough gateway of the same run: the translation cost."""
+    by = {t["name"]: t for t in report["targets"] if t["status"] == "ok"}
+    gw, ga = by.get("gateway"), by.get(ANTHROPIC)
+    if gw is None or ga is None:
+        return []
+    parts = []
+    for sc, label in (("json", "JSON"), ("stream", "stream")):
+        cpu_a, cpu_g = pooled_cpu(ga, sc), pooled_cpu(gw, sc)
+        rps = best(ga, sc), best(gw, sc)
+        ratio = f"{rps[0] / rps[1]:.2f}x" if rps[0] and rps[1] else "-"
+        d50 = diff(_get(ga, "paced", sc, "p50_ms"), _get(gw, "paced", sc, "p50_ms"))
+        d99 = diff(_get(ga, "paced", sc, "p99_ms"), _get(gw, "paced", sc, "p99_ms"))
+        parts.append(
+            f"{label}: CPU {signed(diff(cpu_a, cpu_g))} µs/req ({cell(cpu_a)} vs {cell(cpu_g)}, "
+            f"all wrk runs pooled), req/s {ratio}, paced p50 / p99 {signed(d50)} / "
+            f"{signed(d99)} ms"
+        )
+    line = f"**Translation cost** ({ANTHROPIC} minus gateway, same run): " + "; ".join(parts) + "."
+    up, direct = report.get("anthropic_upstream") or {}, by.get("direct")
+    if up and direct:
+        up_d = [
+            " / ".join(
+                signed(diff(_get(up, "paced", sc, k), _get(direct, "paced", sc, k)))
+                for k in ("p50_ms", "p99_ms")
+            )
+            for sc in ("json", "stream")
+        ]
+        line += (
+            " The latency figures include the upstreams' own difference: the canned Anthropic "
+            f"upstream (Python), measured directly in this run, answers paced p50 / p99 {up_d[0]}"
+            f" ms (JSON) and {up_d[1]} ms (stream) against the nginx one that `gateway` uses."
+        )
+    return [line, ""]
+
+
 def render(report: Json) -> str:
     a, env = report["args"], report["env"]
     others = ", ".join(report.get("other_busy_at_start") or []) or "none"
@@ -748,6 +853,7 @@ def render(report: Json) -> str:
         "",
         table(SUMMARY_HEADERS, summary_rows(report)),
         "",
+        *translation_lines(report),
         *detail_tables(report),
         "How to read: bench/README.md. req/s: best wrk run. 'added' = this target minus direct, "
         "same run. CPU µs/req: gateway process-tree CPU time / requests, at the highest wrk "
@@ -823,6 +929,9 @@ def detail_tables(report: Json) -> list[str]:
     targets = report["targets"]
     wrk = [(t["name"], with_cpu(w)) for t in targets for w in t["wrk"]]
     paced = [(t["name"], with_cpu(p)) for t in targets for p in t["paced"].values()]
+    up = report.get("anthropic_upstream")
+    if up:  # the canned Anthropic upstream alone: gateway-anthropic's own baseline
+        paced += [(up["name"], with_cpu(p)) for p in up["paced"].values()]
     probe = [(t["name"], t["slow_sse"]) for t in targets if t.get("slow_sse")]
     return (
         section("Closed loop (wrk)", WRK_COLS, wrk)
@@ -841,7 +950,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="short runs (about a minute in all)")
     ap.add_argument("--duration", type=float, help="seconds per wrk run (default 10; quick: 2)")
     ap.add_argument("--conns", help="wrk concurrencies, comma-separated (default 16,64)")
-    ap.add_argument("--targets", default="direct,gateway", help="comma-separated: direct,gateway")
+    ap.add_argument(
+        "--targets",
+        default=",".join(TARGETS),
+        help=f"comma-separated, any of {','.join(TARGETS)} (default: all)",
+    )
     ap.add_argument(
         "--gateway-cmd",
         default=DEFAULT_GATEWAY_CMD,
@@ -903,7 +1016,11 @@ def env_info() -> Json:
 def main() -> int:
     args = parse_args()
     ports = Ports.from_base(args.base_port)
-    busy = [p for p in (ports.json, ports.stream, ports.slow, ports.gateway) if port_open(p)]
+    busy = [
+        p
+        for p in (ports.json, ports.stream, ports.slow, ports.anthropic, ports.gateway)
+        if port_open(p)
+    ]
     if busy:
         raise SystemExit(f"ports in use on {HOST}: {busy} (another run? try --base-port)")
     out = args.out or tempfile.mkdtemp(prefix="portkey-bench-")
@@ -932,6 +1049,12 @@ def main() -> int:
         log(f"upstream: {report['upstream']}; logs and files in {rt}")
         for t in targets:
             report["targets"].append(t.result)
+            if t.name == ANTHROPIC:
+                report["anthropic_upstream"] = anthropic_baseline(args, ports, log)
+                if report["anthropic_upstream"]["status"] != "ok":
+                    t.result.update(name=t.name, cmd=t.cmd, wrk=[], paced={})
+                    t.result["status"] = "canned Anthropic upstream fails its own check"
+                    continue
             measure(args, t, rt, log)
     finally:
         for p in upstreams:

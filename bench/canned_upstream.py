@@ -1,4 +1,4 @@
-"""Canned OpenAI upstream for the benchmark, on a raw asyncio protocol (uvloop when available).
+"""Canned OpenAI and Anthropic upstreams for the benchmark, on a raw asyncio protocol (uvloop).
 
 It serves ``POST /v1/chat/completions`` on up to three ports:
 
@@ -7,11 +7,18 @@ It serves ``POST /v1/chat/completions`` on up to three ports:
   ``data: [DONE]``) at once, chunked, one chunk per event (the fallback when nginx is missing);
 * ``--slow-port``: the slow upstream for time-to-first-token: response headers at once, the first
   event after ``--delay-ms`` (default 10 ms), then one event every ``--delay-ms``. Without
-  ``"stream": true`` in the body it answers the JSON after the same total time.
+  ``"stream": true`` in the body it answers the JSON after the same total time;
+
+and Anthropic's ``POST /v1/messages`` on ``--anthropic-port``: the canned Messages API JSON
+(``"type": "message"``), or, when the body has ``"stream": true``, the canned Messages SSE stream
+(message_start, content_block_start, ping, 20 content_block_delta, content_block_stop,
+message_delta, message_stop) at once, chunked, one chunk per event. A request without
+``x-api-key: sk-bench`` gets Anthropic's 401 ``authentication_error``.
 
 HTTP/1.1 keep-alive and pipelining; ``GET /health`` answers 200. Listens on 127.0.0.1 by default.
 
 usage: canned_upstream.py [--json-port P] [--stream-port P] [--slow-port P] [--delay-ms 10]
+                          [--anthropic-port P]
 """
 
 from __future__ import annotations
@@ -43,6 +50,29 @@ _SSE_HEAD = (
 )
 _JSON_RESPONSE = _JSON_HEAD % len(_JSON_BODY) + _JSON_BODY
 _SSE_RESPONSE = _SSE_HEAD + b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in _EVENTS) + b"0\r\n\r\n"
+_A_PATH = payloads.ANTHROPIC_PATH.encode()
+_A_KEY = payloads.ANTHROPIC_KEY.encode()
+_A_HEAD = b"request-id: req_01PortkeyBench\r\nanthropic-organization-id: bench\r\n"
+_A_JSON_BODY = payloads.anthropic_json().encode()
+_A_JSON_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s"
+    % (_A_HEAD, len(_A_JSON_BODY), _A_JSON_BODY)
+)
+_A_EVENTS = [e.encode() for e in payloads.anthropic_sse_events()]
+_A_SSE_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+    b"Cache-Control: no-cache\r\n%sTransfer-Encoding: chunked\r\n\r\n"
+    % _A_HEAD
+    + b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in _A_EVENTS)
+    + b"0\r\n\r\n"
+)
+_A_401_BODY = (
+    b'{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}'
+)
+_A_401 = (
+    b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+    b"\r\n%s" % (len(_A_401_BODY), _A_401_BODY)
+)
 _NOT_FOUND_BODY = b'{"error":{"message":"not found","type":"invalid_request_error"}}'
 _NOT_FOUND = (
     b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
@@ -71,8 +101,11 @@ def _chunked_body(buf: bytearray, start: int) -> tuple[bytes, int] | None:
         pos = eol + 2 + size + 2
 
 
-def _parse_request(buf: bytearray) -> tuple[bytes, bytes, bytes, bool, int] | None:
-    """(method, path, body, close, consumed) of the first complete request in ``buf``."""
+Request = tuple[bytes, bytes, bytes, bool, int, bytes]
+
+
+def _parse_request(buf: bytearray) -> Request | None:
+    """(method, path, body, close, consumed, x-api-key) of the first complete request in ``buf``."""
     end = buf.find(b"\r\n\r\n")
     if end < 0:
         if len(buf) > MAX_HEAD:
@@ -82,6 +115,7 @@ def _parse_request(buf: bytearray) -> tuple[bytes, bytes, bytes, bool, int] | No
     method, path, _ = lines[0].split(b" ", 2)
     length = 0
     chunked = close = False
+    api_key = b""
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         key = name.strip().lower()
@@ -91,18 +125,21 @@ def _parse_request(buf: bytearray) -> tuple[bytes, bytes, bytes, bool, int] | No
             chunked = b"chunked" in value.lower()
         elif key == b"connection":
             close = value.strip().lower() == b"close"
+        elif key == b"x-api-key":
+            api_key = value.strip()
     if chunked:
         decoded = _chunked_body(buf, end + 4)
         if decoded is None:
             return None
-        return method, path, decoded[0], close, decoded[1]
+        return method, path, decoded[0], close, decoded[1], api_key
     if len(buf) < end + 4 + length:
         return None
-    return method, path, bytes(buf[end + 4 : end + 4 + length]), close, end + 4 + length
+    body = bytes(buf[end + 4 : end + 4 + length])
+    return method, path, body, close, end + 4 + length, api_key
 
 
 class Upstream(asyncio.Protocol):
-    """One client connection; ``role`` is "json", "stream" or "slow"."""
+    """One client connection; ``role`` is "json", "stream", "slow" or "anthropic"."""
 
     def __init__(self, role: str, delay: float) -> None:
         self.role = role
@@ -131,14 +168,23 @@ class Upstream(asyncio.Protocol):
                 return
             if req is None:
                 return
-            method, path, body, close, used = req
+            method, path, body, close, used, api_key = req
             del self.buf[:used]
             self.close_after = close
-            self._answer(method, path.split(b"?", 1)[0], body)
+            self._answer(method, path.split(b"?", 1)[0], body, api_key)
 
-    def _answer(self, method: bytes, path: bytes, body: bytes) -> None:
+    def _answer(self, method: bytes, path: bytes, body: bytes, api_key: bytes) -> None:
         if method == b"GET" and path == b"/health":
             self._write(_HEALTH, last=True)
+        elif self.role == "anthropic":
+            if method != b"POST" or path != _A_PATH:
+                self._write(_NOT_FOUND, last=True)
+            elif api_key != _A_KEY:
+                self._write(_A_401, last=True)
+            elif b'"stream":true' in body.replace(b" ", b""):
+                self._write(_A_SSE_RESPONSE, last=True)
+            else:
+                self._write(_A_JSON_RESPONSE, last=True)
         elif method != b"POST" or path != CHAT_PATH:
             self._write(_NOT_FOUND, last=True)
         elif self.role == "json":
@@ -215,10 +261,16 @@ def main() -> None:
     ap.add_argument("--stream-port", type=int, default=0)
     ap.add_argument("--slow-port", type=int, default=0)
     ap.add_argument("--delay-ms", type=float, default=10.0)
+    ap.add_argument("--anthropic-port", type=int, default=0)
     args = ap.parse_args()
-    ports = {"json": args.json_port, "stream": args.stream_port, "slow": args.slow_port}
+    ports = {
+        "json": args.json_port,
+        "stream": args.stream_port,
+        "slow": args.slow_port,
+        "anthropic": args.anthropic_port,
+    }
     if not any(ports.values()):
-        ap.error("give at least one of --json-port, --stream-port, --slow-port")
+        ap.error("give at least one of --json-port, --stream-port, --slow-port, --anthropic-port")
     with contextlib.suppress(KeyboardInterrupt):
         event_loop_runner()(serve(args.host, ports, args.delay_ms / 1000.0))
 

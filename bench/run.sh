@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Portkey gateway benchmark: one command.
-#   bench/run.sh [--duration S] [--conns N[,N...]] [--quick] [--targets direct,gateway]
+#   bench/run.sh [--duration S] [--conns N[,N...]] [--quick] [--targets direct,gateway,gateway-anthropic]
 #                [--gateway-cmd "CMD with {port}"] [--skip-install] [...]   (bench.py --help: all)
 # Installs what is missing (Debian nginx-light and wrk, via apt-get; needs root), then runs
 # bench.py, which prints a markdown report on stdout and writes results.json + report.md under

@@ -1,21 +1,26 @@
-"""Azure OpenAI: OpenAI's wire format behind per-deployment URLs, ``api-key`` auth."""
+"""Azure OpenAI: OpenAI's wire format behind per-deployment URLs, ``api-key`` or Entra ID auth."""
 
 from collections.abc import Mapping
 
+from portkey.providers import _azure_auth
 from portkey.providers.base import (
     CHAT,
     COMPLETIONS,
     EMBEDDINGS,
-    AuthScheme,
     ProviderOption,
     ProviderSpec,
 )
 
+#: options a custom_host may name as ``{option}``; credentials never are
+URL_OPTIONS = ("resource_name", "deployment_id", "api_version")
+
 
 def build_url(base: str, path: str, options: Mapping[str, str]) -> str:
+    _azure_auth.check_auth_options(options)  # so a missing credential fails the config
     root = base
-    for name, value in options.items():  # by name only: never str.format on config text
-        root = root.replace("{" + name + "}", value)
+    for name in URL_OPTIONS:  # by name only: never str.format on config text
+        if name in options:
+            root = root.replace("{" + name + "}", options[name])
     root = root.rstrip("/")
     return (
         f"{root}/deployments/{options['deployment_id']}{path}?api-version={options['api_version']}"
@@ -26,12 +31,15 @@ SPEC = ProviderSpec(
     id="azure-openai",
     # a target's custom_host replaces this whole root, e.g. http://proxy.internal/openai
     base_url="https://{resource_name}.openai.azure.com/openai",
-    auth=AuthScheme.API_KEY_HEADER,
+    auth=None,
+    sign=_azure_auth.AzureAuth(),  # by azure_auth_mode: api-key header or Entra ID token
+    requires_api_key=False,  # api_key mode checks for its key itself; entra mode needs none
     routes={CHAT: "/chat/completions", COMPLETIONS: "/completions", EMBEDDINGS: "/embeddings"},
     options=(
         ProviderOption("resource_name", doc="Azure resource, the host's first label"),
         ProviderOption("deployment_id", required=True, doc="the model deployment to call"),
         ProviderOption("api_version", default="2024-10-21", doc="Azure OpenAI api-version"),
+        *_azure_auth.OPTIONS,
     ),
     build_url=build_url,
     docs="https://learn.microsoft.com/azure/ai-services/openai/reference",
