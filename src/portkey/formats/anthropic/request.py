@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from portkey.errors import InvalidRequest
+from portkey.formats._turns import split_turns
 from portkey.providers.base import CHAT, Json
 
 PATH = "/messages"
@@ -214,29 +215,7 @@ def _number(value: Any) -> bool:
 
 def convert_messages(messages: Any) -> tuple[list[Json], list[Json]]:
     """OpenAI messages -> (system text blocks, alternating Anthropic messages)."""
-    if not isinstance(messages, list) or not messages:
-        raise invalid("'messages' must be a non-empty list", "messages")
-    system: list[Json] = []
-    turns: list[Json] = []
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise invalid(f"messages[{i}] must be an object", "messages")
-        role = message.get("role")
-        if role in ("system", "developer"):
-            system.extend(text_blocks(message.get("content"), i))
-            continue
-        convert = ROLE_BLOCKS.get(role) if isinstance(role, str) else None
-        if convert is None:
-            raise invalid(f"messages[{i}]: unknown role {role!r}", "messages")
-        blocks = convert(message, i)
-        if not blocks:
-            continue  # an assistant turn with nothing in it (content "" and no tool calls)
-        wire_role = "assistant" if role == "assistant" else "user"
-        if turns and turns[-1]["role"] == wire_role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": wire_role, "content": blocks})
-    return system, turns
+    return split_turns(messages, text_blocks, ROLE_BLOCKS)
 
 
 def text_blocks(content: Any, i: int) -> list[Json]:

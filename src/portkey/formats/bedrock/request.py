@@ -29,6 +29,7 @@ from urllib.parse import quote
 import orjson
 
 from portkey.errors import InvalidRequest
+from portkey.formats._turns import split_turns
 from portkey.providers.base import CHAT, EMBEDDINGS, Json
 
 PROVIDER = "bedrock"
@@ -147,29 +148,11 @@ def inference_config(canonical: Json) -> Json:
 
 def convert_messages(messages: Any) -> tuple[list[Json], list[Json]]:
     """OpenAI messages -> (Converse ``system`` blocks, alternating Converse messages)."""
-    if not isinstance(messages, list) or not messages:
-        raise invalid("'messages' must be a non-empty list", "messages")
-    system: list[Json] = []
-    turns: list[Json] = []
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise invalid(f"messages[{i}] must be an object", "messages")
-        role = message.get("role")
-        if role in ("system", "developer"):
-            system.extend({"text": text} for text in texts_of(message.get("content"), i) if text)
-            continue
-        convert = ROLE_BLOCKS.get(role) if isinstance(role, str) else None
-        if convert is None:
-            raise invalid(f"messages[{i}]: unknown role {role!r}", "messages")
-        blocks = convert(message, i)
-        if not blocks:
-            continue  # an assistant turn with nothing in it (content "" and no tool calls)
-        wire_role = "assistant" if role == "assistant" else "user"
-        if turns and turns[-1]["role"] == wire_role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": wire_role, "content": blocks})
-    return system, turns
+    return split_turns(messages, _system_blocks, ROLE_BLOCKS)
+
+
+def _system_blocks(content: Any, i: int) -> list[Json]:
+    return [{"text": text} for text in texts_of(content, i) if text]
 
 
 def texts_of(content: Any, i: int) -> list[str]:
