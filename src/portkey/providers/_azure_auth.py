@@ -14,11 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import aiohttp
-import orjson
-
-from portkey.errors import AuthFailed, InvalidRequest, RateLimited, UpstreamUnavailable
-from portkey.providers._token_cache import TokenCache
+from portkey.errors import AuthFailed, InvalidRequest, RateLimited
+from portkey.providers._token_cache import TokenCache, post_token_form
 from portkey.providers.base import ProviderOption, SignRequest
 
 DEFAULT_SCOPE = "https://cognitiveservices.azure.com/.default"
@@ -91,24 +88,9 @@ async def exchange(client: EntraClient) -> tuple[str, float]:
         "scope": client.scope,
     }
     where = f"the Entra ID token endpoint {client.token_url}"
-    try:
-        timeout = aiohttp.ClientTimeout(total=TOKEN_TIMEOUT_S)
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(client.token_url, data=form) as response,
-        ):
-            status, body = response.status, await response.read()
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise UpstreamUnavailable(
-            f"azure-openai: cannot reach {where}: {type(exc).__name__}"
-        ) from None
-    try:
-        answer = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        answer = None
-    answer = answer if isinstance(answer, dict) else {}
-    if status >= 500:
-        raise UpstreamUnavailable(f"azure-openai: {where} answered {status}")
+    status, answer = await post_token_form(
+        "azure-openai", where, client.token_url, form, TOKEN_TIMEOUT_S
+    )
     if status == 429:
         raise RateLimited(f"azure-openai: {where} answered 429", status=429)
     token = answer.get("access_token")

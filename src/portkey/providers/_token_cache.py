@@ -10,6 +10,9 @@ import asyncio
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
+
+from portkey.errors import UpstreamUnavailable
 
 #: fetches (token, seconds it lives) from wherever the credential is exchanged
 Fetch = Callable[[], Awaitable[tuple[str, float]]]
@@ -45,3 +48,33 @@ class TokenCache:
     def _fresh(self, key: Hashable) -> str | None:
         entry = self._tokens.get(key)
         return entry[0] if entry is not None and entry[1] > self.clock() else None
+
+
+async def post_token_form(
+    provider: str, where: str, url: str, form: dict[str, str], timeout_s: float = 10.0
+) -> tuple[int, dict[str, Any]]:
+    """POST an OAuth token form: (status, JSON object answer or {}).
+
+    Unreachable endpoints and 5xx answers are ``UpstreamUnavailable`` (retryable, may fall
+    back); the caller judges 4xx answers. Messages never include the form (it holds secrets).
+    """
+    import aiohttp
+    import orjson
+
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,
+            session.post(url, data=form) as response,
+        ):
+            status, body = response.status, await response.read()
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise UpstreamUnavailable(
+            f"{provider}: cannot reach {where}: {type(exc).__name__}"
+        ) from None
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        answer = None
+    if status >= 500:
+        raise UpstreamUnavailable(f"{provider}: {where} answered {status}")
+    return status, answer if isinstance(answer, dict) else {}

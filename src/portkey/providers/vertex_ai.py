@@ -18,14 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from portkey.errors import AuthFailed, UpstreamUnavailable
+from portkey.errors import AuthFailed
 from portkey.formats.gemini import PARAMS, VERTEX_FORMAT, classify_error
+from portkey.providers._token_cache import post_token_form
 from portkey.providers.base import CHAT, EMBEDDINGS, ProviderOption, ProviderSpec, SignRequest
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -109,24 +109,9 @@ async def exchange(account: ServiceAccount) -> tuple[str, float]:
     """(access token, seconds it lives) from the account's token endpoint."""
     form = {"grant_type": GRANT_TYPE, "assertion": signed_assertion(account, time.time())}
     where = f"the token endpoint {account.token_uri}"
-    try:
-        timeout = aiohttp.ClientTimeout(total=TOKEN_TIMEOUT_S)
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(account.token_uri, data=form) as response,
-        ):
-            status, body = response.status, await response.read()
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise UpstreamUnavailable(
-            f"vertex-ai: cannot reach {where}: {type(exc).__name__}"
-        ) from None
-    try:
-        answer = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        answer = None
-    answer = answer if isinstance(answer, dict) else {}
-    if status >= 500:
-        raise UpstreamUnavailable(f"vertex-ai: {where} answered {status}")
+    status, answer = await post_token_form(
+        "vertex-ai", where, account.token_uri, form, TOKEN_TIMEOUT_S
+    )
     token = answer.get("access_token")
     if status != 200 or not isinstance(token, str) or not token:
         reason = ": ".join(str(answer[k]) for k in ("error", "error_description") if answer.get(k))
