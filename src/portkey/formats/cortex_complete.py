@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from portkey.errors import InvalidRequest, UpstreamBadResponse
-from portkey.formats.sse_events import SSEParser
+from portkey.formats.sse_events import SSEParser, chunk_base, sse, wants_usage
 from portkey.providers.base import CHAT, Json, StreamDecoder, WireFormat
 
 PATH = "/api/v2/cortex/inference:complete"
@@ -310,14 +310,8 @@ class CortexStreamDecoder:
 
     def __init__(self, canonical: Json) -> None:
         self._sse = SSEParser()
-        options = canonical.get("stream_options")
-        self._want_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        self._base: Json = {
-            "id": f"chatcmpl-{time.time_ns()}",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": str(canonical.get("model") or ""),
-        }
+        self._want_usage = wants_usage(canonical)
+        self._base: Json = chunk_base(canonical)
         self._usage: Json | None = None
         self._tools: dict[str, int] = {}  # tool_use_id -> OpenAI tool call index
         self._started = False
@@ -348,7 +342,7 @@ class CortexStreamDecoder:
 
     def _emit(self, out: list[bytes], delta: Json, finish: str | None = None) -> None:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        out.append(b"data: " + orjson.dumps({**self._base, "choices": [choice]}) + b"\n\n")
+        out.append(sse({**self._base, "choices": [choice]}))
 
     def _chunk(self, payload: str, out: list[bytes]) -> None:
         chunk = orjson.loads(payload)
@@ -403,7 +397,7 @@ class CortexStreamDecoder:
         self._emit(out, {}, finish)
         if self._want_usage:
             body = {**self._base, "choices": [], "usage": usage(self._usage)}
-            out.append(b"data: " + orjson.dumps(body) + b"\n\n")
+            out.append(sse(body))
         out.append(DONE)
         self._done = True
 

@@ -1,8 +1,15 @@
-"""Cut an upstream's server-sent-event bytes into whole events: ``(event name, data text)``."""
+"""Server-sent events for translating formats: cut upstream bytes into ``(name, data)`` events,
+and write the OpenAI chunks a decoder emits."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+import orjson
+
 Event = tuple[str, str]
+Json = dict[str, Any]
 
 
 class SSEParser:
@@ -48,3 +55,24 @@ def parse_event(raw: bytes) -> Event | None:
     if not data:
         return None
     return name, b"\n".join(data).decode("utf-8")
+
+
+def sse(chunk: Json) -> bytes:
+    """One OpenAI SSE event."""
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+def wants_usage(canonical: Json) -> bool:
+    """The client asked for the usage chunk (``stream_options.include_usage``)."""
+    options = canonical.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
+def chunk_base(canonical: Json, chunk_id: str | None = None) -> Json:
+    """The fields every ``chat.completion.chunk`` of one translated stream shares."""
+    return {
+        "id": chunk_id or f"chatcmpl-{time.time_ns()}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": str(canonical.get("model") or ""),
+    }

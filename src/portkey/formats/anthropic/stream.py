@@ -20,7 +20,6 @@ idle timeout; before it, nothing (the router still waits for a first real event)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +27,7 @@ import orjson
 
 from portkey.errors import GatewayError, UpstreamBadResponse
 from portkey.formats.anthropic.response import classify_error, finish_reason, is_json_tool, usage
-from portkey.formats.sse_events import SSEParser
+from portkey.formats.sse_events import SSEParser, chunk_base, sse, wants_usage
 from portkey.providers.base import Json
 
 DONE = b"data: [DONE]\n\n"
@@ -48,10 +47,6 @@ ERROR_STATUS = {
 }
 
 
-def sse(chunk: Json) -> bytes:
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
-
-
 def stream_error(event: Json) -> GatewayError:
     """An ``error`` event as the error the same failure is as an HTTP answer."""
     error = event.get("error")
@@ -64,14 +59,8 @@ class AnthropicStreamDecoder:
 
     def __init__(self, canonical: Json) -> None:
         self._sse = SSEParser()
-        options = canonical.get("stream_options")
-        self._want_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        self._base: Json = {
-            "id": f"chatcmpl-{time.time_ns()}",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": str(canonical.get("model") or ""),
-        }
+        self._want_usage = wants_usage(canonical)
+        self._base: Json = chunk_base(canonical)
         self._usage: Json = {}  # native usage: message_start's, updated by message_delta's
         self._tools: dict[Any, int] = {}  # content block index -> OpenAI tool_calls index
         self._json_blocks: set[Any] = set()  # blocks of the forced JSON tool

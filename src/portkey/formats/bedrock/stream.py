@@ -22,6 +22,7 @@ import orjson
 from portkey.errors import GatewayError, UpstreamBadResponse, UpstreamError
 from portkey.formats.bedrock.request import JSON_TOOL
 from portkey.formats.bedrock.response import classify_error, finish_reason, new_id, usage
+from portkey.formats.sse_events import sse, wants_usage
 from portkey.providers.base import Json
 
 DONE = b"data: [DONE]\n\n"
@@ -35,10 +36,6 @@ EXCEPTION_STATUS = {
 }
 #: what a frame or event that cannot be read raises, besides botocore's ParserError
 UNREADABLE = (struct.error, KeyError, IndexError, TypeError, AttributeError, ValueError)
-
-
-def sse(payload: Json) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
 def stream_exception(name: Any, payload: bytes) -> GatewayError:
@@ -67,8 +64,7 @@ class ConverseStreamDecoder:
 
         self._buffer = EventStreamBuffer()
         self._unreadable: tuple[type[Exception], ...] = (ParserError, *UNREADABLE)
-        options = canonical.get("stream_options")
-        self._include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        self._include_usage = wants_usage(canonical)
         model = canonical.get("model")
         self._model = model if isinstance(model, str) else ""
         self._id = new_id()

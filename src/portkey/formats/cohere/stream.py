@@ -8,21 +8,16 @@ Plans, citations, debug and unknown event types add nothing to an OpenAI answer:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from portkey.formats.cohere.response import finish_reason, usage
-from portkey.formats.sse_events import SSEParser
+from portkey.formats.sse_events import SSEParser, chunk_base, sse, wants_usage
 from portkey.providers.base import Json
 
 DONE = b"data: [DONE]\n\n"
-
-
-def sse(chunk: Json) -> bytes:
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
 class CohereStreamDecoder:
@@ -30,14 +25,8 @@ class CohereStreamDecoder:
 
     def __init__(self, canonical: Json) -> None:
         self._sse = SSEParser()
-        options = canonical.get("stream_options")
-        self._want_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        self._base: Json = {
-            "id": f"chatcmpl-{time.time_ns()}",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": str(canonical.get("model") or ""),
-        }
+        self._want_usage = wants_usage(canonical)
+        self._base: Json = chunk_base(canonical)
         self._tool_index: dict[Any, int] = {}  # Cohere's tool-call index -> OpenAI's
         self._started = False
         self._done = False

@@ -9,8 +9,6 @@ body cut before a finishReason, or mid-event, never looks complete.
 
 from __future__ import annotations
 
-import time
-
 import orjson
 
 from portkey.errors import UpstreamBadResponse
@@ -23,14 +21,10 @@ from portkey.formats.gemini.response import (
     tool_call,
     usage,
 )
-from portkey.formats.sse_events import SSEParser, parse_event
+from portkey.formats.sse_events import SSEParser, chunk_base, parse_event, sse, wants_usage
 from portkey.providers.base import Json
 
 DONE = b"data: [DONE]\n\n"
-
-
-def sse(chunk: Json) -> bytes:
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
 class GeminiStreamDecoder:
@@ -49,14 +43,8 @@ class GeminiStreamDecoder:
 
     def __init__(self, canonical: Json) -> None:
         self._sse = SSEParser()
-        options = canonical.get("stream_options")
-        self._want_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-        self._base: Json = {
-            "id": new_id("chatcmpl-"),
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": str(canonical.get("model") or ""),
-        }
+        self._want_usage = wants_usage(canonical)
+        self._base: Json = chunk_base(canonical, new_id("chatcmpl-"))
         self._open: set[int] = set()  # candidates that have begun (role sent)
         self._finished: set[int] = set()
         self._calls: dict[int, int] = {}  # candidate -> tool calls sent so far
