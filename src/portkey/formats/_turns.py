@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
+
 from portkey.errors import InvalidRequest
 
 Json = dict[str, Any]
@@ -43,3 +45,29 @@ def split_turns(
         else:
             turns.append({"role": wire_role, "content": blocks})
     return system, turns
+
+
+def tool_calls_of(message: Json, i: int) -> list[Any]:
+    """An assistant message's ``tool_calls`` (a list, possibly empty)."""
+    calls = message.get("tool_calls") or []
+    if not isinstance(calls, list):
+        raise InvalidRequest(f"messages[{i}].tool_calls must be a list", param="messages")
+    return calls
+
+
+def tool_call(call: Any, i: int) -> tuple[str, Any, Json]:
+    """One OpenAI tool call as (id, function name, parsed arguments object)."""
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict) or not isinstance(call.get("id"), str):
+        raise InvalidRequest(
+            f"messages[{i}]: a tool call needs 'id' and 'function'", param="messages"
+        )
+    try:
+        parsed = orjson.loads(function.get("arguments") or "{}")
+    except (orjson.JSONDecodeError, TypeError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise InvalidRequest(
+            f"messages[{i}]: tool call arguments must be a JSON object", param="messages"
+        )
+    return call["id"], function.get("name"), parsed

@@ -24,10 +24,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
-
 from portkey.errors import InvalidRequest
-from portkey.formats._turns import split_turns
+from portkey.formats._turns import split_turns, tool_call, tool_calls_of
 from portkey.providers.base import CHAT, Json
 
 PATH = "/messages"
@@ -317,25 +315,13 @@ def document_block(file: Any, i: int) -> Json:
 
 def _assistant_blocks(message: Json, i: int) -> list[Json]:
     blocks = text_blocks(message.get("content"), i)
-    calls = message.get("tool_calls") or []
-    if not isinstance(calls, list):
-        raise invalid(f"messages[{i}].tool_calls must be a list", "messages")
-    blocks.extend(tool_use(call, i) for call in calls)
+    blocks.extend(tool_use(call, i) for call in tool_calls_of(message, i))
     return blocks
 
 
 def tool_use(call: Any, i: int) -> Json:
-    function = call.get("function") if isinstance(call, dict) else None
-    if not isinstance(function, dict) or not isinstance(call.get("id"), str):
-        raise invalid(f"messages[{i}]: a tool call needs 'id' and 'function'", "messages")
-    arguments = function.get("arguments") or "{}"
-    try:
-        parsed = orjson.loads(arguments)
-    except (orjson.JSONDecodeError, TypeError):
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise invalid(f"messages[{i}]: tool call arguments must be a JSON object", "messages")
-    return {"type": "tool_use", "id": call["id"], "name": function.get("name"), "input": parsed}
+    call_id, name, arguments = tool_call(call, i)
+    return {"type": "tool_use", "id": call_id, "name": name, "input": arguments}
 
 
 def _tool_blocks(message: Json, i: int) -> list[Json]:

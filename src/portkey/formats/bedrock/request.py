@@ -26,10 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import orjson
-
 from portkey.errors import InvalidRequest
-from portkey.formats._turns import split_turns
+from portkey.formats._turns import split_turns, tool_call, tool_calls_of
 from portkey.providers.base import CHAT, EMBEDDINGS, Json
 
 PROVIDER = "bedrock"
@@ -226,25 +224,13 @@ def image_block(image_url: Any, i: int) -> Json:
 
 def _assistant_blocks(message: Json, i: int) -> list[Json]:
     blocks: list[Json] = [{"text": text} for text in texts_of(message.get("content"), i) if text]
-    calls = message.get("tool_calls") or []
-    if not isinstance(calls, list):
-        raise invalid(f"messages[{i}].tool_calls must be a list", "messages")
-    blocks.extend({"toolUse": tool_use(call, i)} for call in calls)
+    blocks.extend({"toolUse": tool_use(call, i)} for call in tool_calls_of(message, i))
     return blocks
 
 
 def tool_use(call: Any, i: int) -> Json:
-    function = call.get("function") if isinstance(call, dict) else None
-    if not isinstance(function, dict) or not isinstance(call.get("id"), str):
-        raise invalid(f"messages[{i}]: a tool call needs 'id' and 'function'", "messages")
-    arguments = function.get("arguments") or "{}"
-    try:
-        parsed = orjson.loads(arguments)
-    except (orjson.JSONDecodeError, TypeError):
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise invalid(f"messages[{i}]: tool call arguments must be a JSON object", "messages")
-    return {"toolUseId": call["id"], "name": function.get("name"), "input": parsed}
+    call_id, name, arguments = tool_call(call, i)
+    return {"toolUseId": call_id, "name": name, "input": arguments}
 
 
 def _tool_blocks(message: Json, i: int) -> list[Json]:
