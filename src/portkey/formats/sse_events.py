@@ -12,33 +12,51 @@ Event = tuple[str, str]
 Json = dict[str, Any]
 
 
-class SSEParser:
-    """Feed raw bytes as they arrive; get back the events completed so far.
-
-    Lines may end in ``\\n`` or ``\\r\\n``; several ``data:`` lines join with ``\\n``; comments
-    and ``id:``/``retry:`` fields are skipped. Bytes after the last blank line wait for more.
-    """
+class SSEFramer:
+    """Cuts a byte stream into complete events (each ending in a blank line)."""
 
     __slots__ = ("_buf",)
 
     def __init__(self) -> None:
         self._buf = b""
 
-    def feed(self, data: bytes) -> list[Event]:
-        buf = self._buf + data if self._buf else data
+    def feed(self, chunk: bytes) -> bytes:
+        buf = self._buf + chunk if self._buf else chunk
         if b"\r" in buf:
             buf = buf.replace(b"\r\n", b"\n")
         end = buf.rfind(b"\n\n")
         if end < 0:
             self._buf = buf
-            return []
+            return b""
         self._buf = buf[end + 2 :]
-        return [ev for raw in buf[:end].split(b"\n\n") if (ev := parse_event(raw)) is not None]
+        return buf[: end + 2]
+
+    def rest(self) -> bytes:
+        rest, self._buf = self._buf, b""
+        return rest + b"\n\n" if rest.strip() else b""
+
+
+class SSEParser:
+    """Feed raw bytes as they arrive; get back the events completed so far.
+
+    Several ``data:`` lines join with ``\\n``; comments and ``id:``/``retry:`` fields are
+    skipped. Bytes after the last blank line wait for more (framing is ``SSEFramer``'s).
+    """
+
+    __slots__ = ("_framer",)
+
+    def __init__(self) -> None:
+        self._framer = SSEFramer()
+
+    def feed(self, data: bytes) -> list[Event]:
+        block = self._framer.feed(data)
+        if not block:
+            return []
+        return [ev for raw in block[:-2].split(b"\n\n") if (ev := parse_event(raw)) is not None]
 
     def rest(self) -> bytes:
         """Bytes of an unfinished event (the stream ended mid-frame), emptied."""
-        rest, self._buf = self._buf, b""
-        return rest.strip()
+        return self._framer.rest().strip()
 
 
 def parse_event(raw: bytes) -> Event | None:

@@ -26,10 +26,11 @@ from portkey.errors import (
     UpstreamBadResponse,
     UpstreamTimeout,
 )
+from portkey.formats.sse_events import SSEFramer
 from portkey.gateway.ingress import Call
 from portkey.gateway.plan import Group, Leaf, Node, Plan
 from portkey.gateway.prepare import Prepared, prepare
-from portkey.gateway.streaming import SSEFramer, error_payload, first_event, is_done
+from portkey.gateway.streaming import error_payload, first_event, is_done
 from portkey.gateway.streaming import read_first_block as read_first
 from portkey.providers.base import EMBEDDINGS, SignRequest, StreamDecoder
 from portkey.transport.http import Transport, UpstreamResponse

@@ -14,34 +14,11 @@ from typing import Any
 import orjson
 
 from portkey.errors import GatewayError, UpstreamBadResponse, UpstreamTimeout
+from portkey.formats.sse_events import SSEFramer
 from portkey.transport.http import UpstreamResponse
 
 DONE = b"data: [DONE]"
 Write = Callable[[bytes], Awaitable[None]]
-
-
-class SSEFramer:
-    """Cuts a byte stream into complete events (each ending in a blank line)."""
-
-    __slots__ = ("_buf",)
-
-    def __init__(self) -> None:
-        self._buf = b""
-
-    def feed(self, chunk: bytes) -> bytes:
-        buf = self._buf + chunk if self._buf else chunk
-        if b"\r" in buf:
-            buf = buf.replace(b"\r\n", b"\n")
-        end = buf.rfind(b"\n\n")
-        if end < 0:
-            self._buf = buf
-            return b""
-        self._buf = buf[end + 2 :]
-        return buf[: end + 2]
-
-    def rest(self) -> bytes:
-        rest, self._buf = self._buf, b""
-        return rest + b"\n\n" if rest.strip() else b""
 
 
 def is_done(block: bytes) -> bool:
