@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
-
-import orjson
 
 from portkey.errors import (
     GatewayError,
@@ -35,7 +32,7 @@ from portkey.gateway.responses import (
 )
 from portkey.gateway.router import Answer, Router
 from portkey.gateway.runtime import RuntimeHolder
-from portkey.gateway.streaming import UsageFilter, Watchdog, comment, error_event, pump
+from portkey.gateway.streaming import UsageFilter, Watchdog, error_event, pump
 from portkey.providers.base import CHAT, COMPLETIONS, EMBEDDINGS, MODELS
 from portkey.transport.http import Transport, UpstreamResponse
 
@@ -235,10 +232,7 @@ class StreamResponse:
         await self.end()
 
     async def on_open(self, leaf: Leaf, response: UpstreamResponse) -> None:
-        if self.leaf is not None:
-            await self.write(comment(f"portkey: falling back to {leaf.path} ({leaf.spec.id})"))
-            self.leaf = leaf
-            return
+        """Send the response headers; the router calls this once, for the answering target."""
         self.leaf = leaf
         headers = [*SSE_HEADERS, *answer_headers(self.call, leaf, response)]
         await self.send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -331,8 +325,3 @@ def configured_models(runtime: Any) -> dict[str, Any]:
                 seen.setdefault(model, leaf.spec.id)
     data = [{"id": m, "object": "model", "created": 0, "owned_by": p} for m, p in seen.items()]
     return {"object": "list", "data": data}
-
-
-def _unused() -> None:  # keep linters quiet about optional imports on some platforms
-    with contextlib.suppress(Exception):
-        orjson.dumps(None)

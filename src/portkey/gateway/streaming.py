@@ -61,10 +61,6 @@ def error_event(error: GatewayError) -> bytes:
     return b"data: " + orjson.dumps(error.to_dict()) + b"\n\n"
 
 
-def comment(text: str) -> bytes:
-    return b": " + text.encode() + b"\n\n"
-
-
 class UsageFilter:
     """Captures the usage chunk; drops it when only the gateway asked for it."""
 
