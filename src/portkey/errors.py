@@ -4,9 +4,13 @@
      ├── InvalidRequest          400  invalid_request_error   (client input, config header)
      │    └── PayloadTooLarge    413
      ├── AuthFailed              401  authentication_error
+     ├── PermissionDenied        403  permission_error        (caller key out of scope)
      ├── NotFound                404  not_found_error
      ├── MethodNotAllowed        405  method_not_allowed
+     ├── Conflict                409  conflict_error          (duplicate name)
      ├── RateLimited             429  rate_limit_error        (retry_after seconds, if known)
+     │    └── BudgetExceeded     429  budget_exceeded
+     ├── StoreUnavailable        503  store_unavailable       (control-plane database down)
      ├── ContextWindowExceeded   400  context_length_exceeded
      ├── ContentFiltered         400  content_filter
      ├── UpstreamTimeout         408  upstream_timeout
@@ -77,6 +81,21 @@ class AuthFailed(GatewayError):
     type = "authentication_error"
 
 
+class PermissionDenied(GatewayError):
+    status = 403
+    type = "permission_error"
+
+
+class Conflict(GatewayError):
+    status = 409
+    type = "conflict_error"
+
+
+class StoreUnavailable(GatewayError):
+    status = 503
+    type = "store_unavailable"
+
+
 class NotFound(GatewayError):
     status = 404
     type = "not_found_error"
@@ -95,6 +114,11 @@ class RateLimited(GatewayError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
+
+
+class BudgetExceeded(RateLimited):
+    type = "budget_exceeded"
+    retryable = False
 
 
 class ContextWindowExceeded(GatewayError):
