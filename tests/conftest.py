@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,13 @@ from tests.fakes import FakeUpstream
 from tests.support import GatewayServer
 
 REQUIRE_SERVICES = os.environ.get("PORTKEY_REQUIRE_SERVICES") == "1"
+
+# Gateways started by tests keep their control-plane store (and generated master key) in a
+# throwaway directory, never in the user's data dir; tests that need their own store say so
+# in their portkey.yaml (store.url).
+os.environ["PORTKEY_DATA_DIR"] = tempfile.mkdtemp(prefix="portkey-tests-")
+os.environ.pop("PORTKEY_DATABASE_URL", None)
+os.environ.pop("PORTKEY_MASTER_KEY", None)
 
 
 def _is_loopback(address: Any) -> bool:

@@ -11,6 +11,7 @@
      ├── RateLimited             429  rate_limit_error        (retry_after seconds, if known)
      │    └── BudgetExceeded     429  budget_exceeded
      ├── StoreUnavailable        503  store_unavailable       (control-plane database down)
+     │    └── LimiterUnavailable 503  limiter_unavailable     (Redis counters down, fail closed)
      ├── ContextWindowExceeded   400  context_length_exceeded
      ├── ContentFiltered         400  content_filter
      ├── UpstreamTimeout         408  upstream_timeout
@@ -94,6 +95,13 @@ class Conflict(GatewayError):
 class StoreUnavailable(GatewayError):
     status = 503
     type = "store_unavailable"
+
+
+class LimiterUnavailable(StoreUnavailable):
+    """The rate-limit / budget counters' backend is down and ``on_backend_error`` is closed."""
+
+    type = "limiter_unavailable"
+    retryable = True
 
 
 class NotFound(GatewayError):

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from portkey.config.routing import RoutingConfig, Strict, Target
+from portkey.control.models import BudgetIn, RateLimitIn
 
 
 class UpstreamPool(Strict):
@@ -38,6 +39,34 @@ class ServerSettings(Strict):
     reload: Reload = Reload()
 
 
+class StoreSettings(Strict):
+    """Where the control plane keeps keys, budgets and audit (``PORTKEY_DATABASE_URL`` wins)."""
+
+    url: str | None = Field(
+        default=None,
+        description="sqlite:///path or postgresql://...; default: portkey.db in the data dir",
+    )
+    #: how often each replica checks the store for changes (keys revoked, secrets rotated)
+    refresh_interval_s: float = Field(default=0.5, gt=0, le=60)
+
+
+class AuthSettings(Strict):
+    #: require a caller API key on /v1 even before any key exists
+    required: bool = False
+
+
+class LimitsSettings(Strict):
+    """Where rate-limit and budget counters live: this process, or Redis shared by replicas."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: prefix of every Redis key the counters use (one per deployment sharing a Redis)
+    key_prefix: str = Field(default="portkey:", max_length=64)
+    #: Redis unreachable: let requests through ("open") or refuse them with 503 ("closed")
+    on_backend_error: Literal["open", "closed"] = "open"
+    timeout_ms: int = Field(default=250, gt=0)
+
+
 class ProviderEntry(Target):
     """A named provider credential; ``virtual_key: <name>`` in a target refers to it."""
 
@@ -59,6 +88,12 @@ class PortkeyFile(Strict):
     configs: dict[str, RoutingConfig] = Field(default_factory=dict)
     #: Config used when a request names neither a config nor a provider.
     default_config: str | None = None
+    store: StoreSettings = StoreSettings()
+    auth: AuthSettings = AuthSettings()
+    limits: LimitsSettings = LimitsSettings()
+    #: budgets and rate limits as code: `portkey config apply` makes the store match
+    budgets: list[BudgetIn] = Field(default_factory=list)
+    rate_limits: list[RateLimitIn] = Field(default_factory=list)
 
     @field_validator("default_config")
     @classmethod

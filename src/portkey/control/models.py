@@ -147,6 +147,17 @@ class RateLimitOut(RateLimitIn):
     created_at: float
 
 
+class KeyUsage(Record):
+    """Requests, tokens and cost of one caller API key on one UTC day."""
+
+    api_key_id: str
+    name: str | None
+    day: str
+    requests: int
+    tokens: int
+    cost_usd: float
+
+
 class StoredConfig(Record):
     name: str = Field(pattern=NAME_PATTERN)
     config: dict[str, Any]

@@ -25,6 +25,7 @@ from portkey.control.models import (
     AuditEntry,
     BudgetIn,
     BudgetOut,
+    KeyUsage,
     RateLimitIn,
     RateLimitOut,
     Rotation,
@@ -98,7 +99,9 @@ class ControlStore:
             rows = tx.query("SELECT value FROM portkey_meta WHERE key = ?", (MASTER_CHECK,))
             if not rows:
                 token = self.keyring.encrypt(MASTER_CHECK, MASTER_CHECK)
-                tx.execute("INSERT INTO portkey_meta (key, value) VALUES (?, ?)", (MASTER_CHECK, token))
+                tx.execute(
+                    "INSERT INTO portkey_meta (key, value) VALUES (?, ?)", (MASTER_CHECK, token)
+                )
                 return
         try:
             self.keyring.decrypt(rows[0][0], MASTER_CHECK)
@@ -111,16 +114,31 @@ class ControlStore:
         with self.db.transaction() as tx:
             return int(tx.query("SELECT revision FROM portkey_revision WHERE id = 1")[0][0])
 
-    def _changed(self, tx: Tx, actor: str, action: str, kind: str, name: str,
-                 before: Any = None, after: Any = None) -> None:  # fmt: skip
+    def _changed(
+        self,
+        tx: Tx,
+        actor: str,
+        action: str,
+        kind: str,
+        name: str,
+        before: Any = None,
+        after: Any = None,
+    ) -> None:
         tx.execute("UPDATE portkey_revision SET revision = revision + 1 WHERE id = 1")
         tx.execute(
             "INSERT INTO audit_log (id, at, actor, action, kind, name, before, after) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (_new_id(), time.time(), actor, action, kind, name,
-             None if before is None else _json(before),
-             None if after is None else _json(after)),
-        )  # fmt: skip
+            (
+                _new_id(),
+                time.time(),
+                actor,
+                action,
+                kind,
+                name,
+                None if before is None else _json(before),
+                None if after is None else _json(after),
+            ),
+        )
 
     # -- virtual keys ----------------------------------------------------------------------
 
@@ -134,10 +152,19 @@ class ControlStore:
         with self.db.transaction() as tx:
             tx.execute(
                 f"INSERT INTO virtual_keys ({VK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (vk.name, vk.provider, self._seal(vk.name, secret), None,
-                 mask(secret) if secret else "", _json(options), _json(vk.models), vk.team,
-                 now, now),
-            )  # fmt: skip
+                (
+                    vk.name,
+                    vk.provider,
+                    self._seal(vk.name, secret),
+                    None,
+                    mask(secret) if secret else "",
+                    _json(options),
+                    _json(vk.models),
+                    vk.team,
+                    now,
+                    now,
+                ),
+            )
             out = self._vk_out(tx, vk.name)
             self._changed(tx, actor, "create", "virtual_key", vk.name, None, out.model_dump())
         return out
@@ -174,15 +201,23 @@ class ControlStore:
             tx.execute(
                 "UPDATE virtual_keys SET options = ?, models = ?, team = ?, updated_at = ? "
                 "WHERE name = ?",
-                (_json(options), _json(change.models if change.models is not None else before.models),
-                 change.team if change.team is not None else before.team, time.time(), name),
-            )  # fmt: skip
+                (
+                    _json(options),
+                    _json(change.models if change.models is not None else before.models),
+                    change.team if change.team is not None else before.team,
+                    time.time(),
+                    name,
+                ),
+            )
             after = self._vk_out(tx, name)
-            self._changed(tx, actor, "update", "virtual_key", name, before.model_dump(),
-                          after.model_dump())  # fmt: skip
+            self._changed(
+                tx, actor, "update", "virtual_key", name, before.model_dump(), after.model_dump()
+            )
         return after
 
-    def rotate_virtual_key(self, name: str, rotation: Rotation, actor: str = "admin") -> VirtualKeyOut:
+    def rotate_virtual_key(
+        self, name: str, rotation: Rotation, actor: str = "admin"
+    ) -> VirtualKeyOut:
         with self.db.transaction() as tx:
             row = self._vk_row(tx, name)
             before = _vk_out(row, self.keyring)
@@ -201,8 +236,9 @@ class ControlStore:
                 )
             after = self._vk_out(tx, name)
             action = "rotate.finish" if rotation.finish else "rotate"
-            self._changed(tx, actor, action, "virtual_key", name, before.model_dump(),
-                          after.model_dump())  # fmt: skip
+            self._changed(
+                tx, actor, action, "virtual_key", name, before.model_dump(), after.model_dump()
+            )
         return after
 
     def delete_virtual_key(self, name: str, actor: str = "admin") -> None:
@@ -253,8 +289,9 @@ class ControlStore:
                 "UPDATE portkey_meta SET value = ? WHERE key = ?",
                 (new.encrypt(MASTER_CHECK, MASTER_CHECK), MASTER_CHECK),
             )
-            self._changed(tx, actor, "rotate", "master_key", new.current_id, None,
-                          {"virtual_keys": count})  # fmt: skip
+            self._changed(
+                tx, actor, "rotate", "master_key", new.current_id, None, {"virtual_keys": count}
+            )
         self.keyring = new
         return count
 
@@ -268,10 +305,19 @@ class ControlStore:
             tx.execute(
                 "INSERT INTO api_keys (id, name, key_hash, last4, team, scopes, metadata, "
                 "expires_at, revoked_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key_id, spec.name, hash_api_key(key), key[-4:], spec.team,
-                 _json(spec.scopes.model_dump()), _json(spec.metadata), spec.expires_at, None,
-                 now),
-            )  # fmt: skip
+                (
+                    key_id,
+                    spec.name,
+                    hash_api_key(key),
+                    key[-4:],
+                    spec.team,
+                    _json(spec.scopes.model_dump()),
+                    _json(spec.metadata),
+                    spec.expires_at,
+                    None,
+                    now,
+                ),
+            )
             out = self._api_key_out(tx, key_id)
             self._changed(tx, actor, "create", "api_key", spec.name, None, out.model_dump())
         return ApiKeyCreated(**out.model_dump(), key=key)
@@ -305,8 +351,9 @@ class ControlStore:
                 (time.time(), before.id),
             )
             after = self._api_key_out(tx, before.id)
-            self._changed(tx, actor, "revoke", "api_key", before.name, before.model_dump(),
-                          after.model_dump())  # fmt: skip
+            self._changed(
+                tx, actor, "revoke", "api_key", before.name, before.model_dump(), after.model_dump()
+            )
         return after
 
     def api_key_records(self) -> list[ApiKeyRecord]:
@@ -314,10 +361,15 @@ class ControlStore:
             rows = self._api_key_rows(tx)
         return [
             ApiKeyRecord(
-                id=r[0], name=r[1], key_hash=r[2], team=r[4],
+                id=r[0],
+                name=r[1],
+                key_hash=r[2],
+                team=r[4],
                 scopes=ApiKeyScopes.model_validate(orjson.loads(r[5])),
-                metadata=orjson.loads(r[6]), expires_at=r[7], revoked_at=r[8],
-            )  # fmt: skip
+                metadata=orjson.loads(r[6]),
+                expires_at=r[7],
+                revoked_at=r[8],
+            )
             for r in rows
         ]
 
@@ -329,9 +381,17 @@ class ControlStore:
             tx.execute(
                 "INSERT INTO budgets (id, scope, target, period, limit_usd, limit_tokens, "
                 "alert_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (out.id, out.scope, out.target, out.period, out.limit_usd, out.limit_tokens,
-                 out.alert_at, out.created_at),
-            )  # fmt: skip
+                (
+                    out.id,
+                    out.scope,
+                    out.target,
+                    out.period,
+                    out.limit_usd,
+                    out.limit_tokens,
+                    out.alert_at,
+                    out.created_at,
+                ),
+            )
             self._changed(tx, actor, "create", "budget", out.id, None, out.model_dump())
         return out
 
@@ -346,10 +406,18 @@ class ControlStore:
             )
         return [
             BudgetOut(
-                id=r[0], scope=r[1], target=r[2], period=r[3], limit_usd=r[4],
-                limit_tokens=r[5], alert_at=r[6], created_at=r[7], window_start=r[8] or 0.0,
-                spent_usd=r[9] or 0.0, spent_tokens=r[10] or 0,
-            )  # fmt: skip
+                id=r[0],
+                scope=r[1],
+                target=r[2],
+                period=r[3],
+                limit_usd=r[4],
+                limit_tokens=r[5],
+                alert_at=r[6],
+                created_at=r[7],
+                window_start=r[8] or 0.0,
+                spent_usd=r[9] or 0.0,
+                spent_tokens=r[10] or 0,
+            )
             for r in rows
         ]
 
@@ -367,6 +435,43 @@ class ControlStore:
                     "spent_tokens = budget_usage.spent_tokens + excluded.spent_tokens",
                     (budget_id, window, usd, tokens),
                 )
+
+    def add_key_usage(self, usage: list[tuple[str, str, int, int, float]]) -> None:
+        """Add (API key id, UTC day, requests, tokens, usd) to the usage table (not audited)."""
+        with self.db.transaction() as tx:
+            for key_id, day, requests, tokens, usd in usage:
+                tx.execute(
+                    "INSERT INTO api_key_usage (api_key_id, day, requests, tokens, cost_usd) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (api_key_id, day) DO UPDATE SET "
+                    "requests = api_key_usage.requests + excluded.requests, "
+                    "tokens = api_key_usage.tokens + excluded.tokens, "
+                    "cost_usd = api_key_usage.cost_usd + excluded.cost_usd",
+                    (key_id, day, requests, tokens, usd),
+                )
+
+    def key_usage(self, key_id: str | None = None, since_day: str | None = None) -> list[KeyUsage]:
+        """Usage per key and day, newest day first; ``since_day`` is ``YYYY-MM-DD``."""
+        clauses, params = [], []
+        if key_id is not None:
+            clauses.append("u.api_key_id = ?")
+            params.append(key_id)
+        if since_day is not None:
+            clauses.append("u.day >= ?")
+            params.append(since_day)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self.db.transaction() as tx:
+            rows = tx.query(
+                "SELECT u.api_key_id, k.name, u.day, u.requests, u.tokens, u.cost_usd "
+                "FROM api_key_usage u LEFT JOIN api_keys k ON k.id = u.api_key_id "
+                f"{where} ORDER BY u.day DESC, u.api_key_id",
+                tuple(params),
+            )
+        return [
+            KeyUsage(
+                api_key_id=r[0], name=r[1], day=r[2], requests=r[3], tokens=r[4], cost_usd=r[5]
+            )
+            for r in rows
+        ]
 
     def create_rate_limit(self, spec: RateLimitIn, actor: str = "admin") -> RateLimitOut:
         out = RateLimitOut(**spec.model_dump(), id=_new_id(), created_at=time.time())
@@ -438,10 +543,15 @@ class ControlStore:
             )
         return [
             AuditEntry(
-                id=r[0], at=r[1], actor=r[2], action=r[3], kind=r[4], name=r[5],
+                id=r[0],
+                at=r[1],
+                actor=r[2],
+                action=r[3],
+                kind=r[4],
+                name=r[5],
                 before=orjson.loads(r[6]) if r[6] else None,
                 after=orjson.loads(r[7]) if r[7] else None,
-            )  # fmt: skip
+            )
             for r in rows
         ]
 
@@ -454,17 +564,29 @@ def _vk_out(row: tuple[Any, ...], keyring: Keyring) -> VirtualKeyOut:
         prev = keyring.decrypt(previous, f"vk:{name}")
         previous_hint = mask(prev) if prev else ""
     return VirtualKeyOut(
-        name=name, provider=provider, secret_hint=hint, previous_secret_hint=previous_hint,
-        custom_host=opts.pop("custom_host", None), options=opts, models=orjson.loads(models),
-        team=team, created_at=created, updated_at=updated,
-    )  # fmt: skip
+        name=name,
+        provider=provider,
+        secret_hint=hint,
+        previous_secret_hint=previous_hint,
+        custom_host=opts.pop("custom_host", None),
+        options=opts,
+        models=orjson.loads(models),
+        team=team,
+        created_at=created,
+        updated_at=updated,
+    )
 
 
 def _api_key_out(row: tuple[Any, ...]) -> ApiKeyOut:
     key_id, name, _, last4, team, scopes, metadata, expires, revoked, created = row
     return ApiKeyOut(
-        id=key_id, name=name, key_hint=f"{API_KEY_PREFIX}{key_id}-...{last4}", team=team,
+        id=key_id,
+        name=name,
+        key_hint=f"{API_KEY_PREFIX}{key_id}-...{last4}",
+        team=team,
         scopes=ApiKeyScopes.model_validate(orjson.loads(scopes)),
-        metadata=orjson.loads(metadata), expires_at=expires, revoked_at=revoked,
+        metadata=orjson.loads(metadata),
+        expires_at=expires,
+        revoked_at=revoked,
         created_at=created,
-    )  # fmt: skip
+    )

@@ -57,6 +57,8 @@ class GatewayApp:
         self.transport: Transport | None = None
         self.reloader: Reloader | None = None
         self.ready = False
+        #: the control plane (portkey.control.service.ControlService), once started
+        self.control: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -76,10 +78,7 @@ class GatewayApp:
         elif path == "/health":
             await send_json(send, 200, b'{"status":"ok"}')
         elif path == "/ready":
-            ok = self.ready
-            await send_json(
-                send, 200 if ok else 503, b'{"ready":%s}' % (b"true" if ok else b"false")
-            )
+            await self.readiness(send)
         elif route is not None or path == "/v1/models" or path in ANTHROPIC_ROUTES:
             await send_error(send, MethodNotAllowed(f"method {method} not allowed on {path}"))
         else:
@@ -89,8 +88,11 @@ class GatewayApp:
 
     async def startup(self) -> None:
         settings = self.holder.current.file.server
+        from portkey.control.service import ControlService  # heavy: imported at startup only
+
+        self.control = await ControlService.start(self.holder)
         self.transport = Transport(settings.upstream)
-        self.router = Router(self.transport, settings.unsupported_params)
+        self.router = Router(self.transport, settings.unsupported_params, self.control.gate)
         self.reloader = Reloader(self.holder, self._on_reload)
         self.reloader.start()
         self.ready = True
@@ -103,8 +105,18 @@ class GatewayApp:
         self.ready = False
         if self.reloader is not None:
             self.reloader.stop()
+        if self.control is not None:
+            await self.control.stop()
         if self.transport is not None:
             await self.transport.close()
+
+    async def readiness(self, send: Send) -> None:
+        """200 while serving (``degraded`` when the store is unreachable), else 503."""
+        degraded = self.control.plane.degraded if self.control is not None else None
+        body: dict[str, Any] = {"ready": self.ready, "status": "ok" if self.ready else "starting"}
+        if self.ready and degraded:
+            body.update(status="degraded", reason=degraded)
+        await send_json(send, 200 if self.ready else 503, json_body(body))
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -230,6 +242,8 @@ class StreamResponse:
         if failure is not None and not self.call.disconnected:
             await self.write(error_event(failure))
         await self.end()
+        if self.router.gate is not None:
+            self.router.gate.finish(self.call, answer.leaf, filt.usage)
 
     async def on_open(self, leaf: Leaf, response: UpstreamResponse) -> None:
         """Send the response headers; the router calls this once, for the answering target."""
@@ -296,6 +310,8 @@ def base_headers(call: Call) -> RawHeaders:
         headers.append(
             (b"x-portkey-warnings", "; ".join(call.warnings).encode("latin-1", "replace"))
         )
+    if call.control is not None and call.control.headers:
+        headers.extend(call.control.headers)
     return headers
 
 
@@ -303,7 +319,10 @@ def answer_headers(call: Call, leaf: Leaf, response: UpstreamResponse) -> RawHea
     headers = base_headers(call)
     headers.append((b"x-portkey-provider", leaf.spec.id.encode()))
     headers.append((b"x-portkey-last-used-option-index", leaf.path.encode()))
-    headers.extend(passed_upstream_headers(response.headers))
+    passed = passed_upstream_headers(response.headers)
+    if call.control is not None and call.control.headers:  # our limits replace the upstream's
+        passed = [(n, v) for n, v in passed if not n.startswith(b"x-ratelimit-")]
+    headers.extend(passed)
     return headers
 
 

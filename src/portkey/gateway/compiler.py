@@ -155,6 +155,7 @@ def _leaf(
         idle_timeout_s=(opts.get("stream_idle_timeout") or server.stream_idle_timeout_ms) / 1000,
         forward_headers=tuple(h.lower() for h in opts.get("forward_headers") or ()),
         cache=opts["cache"].model_dump() if opts.get("cache") else None,
+        virtual_key=opts.get("virtual_key"),
     )
 
 

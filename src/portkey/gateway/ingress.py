@@ -69,6 +69,7 @@ class Call:
         "attempts",
         "bearer",
         "body",
+        "control",
         "disconnected",
         "forward_names",
         "headers",
@@ -107,6 +108,7 @@ class Call:
         self.warnings: list[str] = []
         self.upstream: Any = None  # the upstream response being streamed, for disconnects
         self.disconnected = False
+        self.control: Any = None  # the control plane's Admission, when a gate admitted it
 
     def facts(self) -> Mapping[str, Any]:
         """What conditional routing may look at."""

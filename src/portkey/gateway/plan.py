@@ -47,6 +47,8 @@ class Leaf:
     idle_timeout_s: float
     forward_headers: tuple[str, ...]
     cache: Mapping[str, Any] | None
+    #: the named provider entry (virtual key) this target uses, if any
+    virtual_key: str | None = None
 
     @property
     def sets_model(self) -> bool:
@@ -70,6 +72,8 @@ class Plan:
     root: Node
     #: every leaf sets ``model`` through override_params, so the body may omit it
     model_optional: bool
+    #: the config's name in portkey.yaml or the store (None for inline configs)
+    name: str | None = None
 
 
 def leaves(node: Node) -> list[Leaf]:

@@ -15,13 +15,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from portkey.errors import (
     AllTargetsFailed,
     Attempt,
+    AuthFailed,
     GatewayError,
     UpstreamBadResponse,
     UpstreamTimeout,
@@ -57,12 +58,46 @@ class Answer:
 OnStreamOpen = Callable[[Leaf, UpstreamResponse], Awaitable[None]]
 
 
+class Gatekeeper(Protocol):
+    """The control plane's hooks (``portkey.control.gate.Gate``): auth, limits, budgets."""
+
+    async def admit(self, call: Call, plan: Plan) -> None: ...
+
+    async def before_attempt(self, leaf: Leaf, call: Call) -> None: ...
+
+    def finish(self, call: Call, leaf: Leaf | None, usage: dict[str, Any] | None) -> None: ...
+
+    async def other_secret(self, leaf: Leaf) -> Leaf | None:
+        """The same target with its virtual key's other secret (during a rotation)."""
+        ...
+
+
 class Router:
-    def __init__(self, transport: Transport, unsupported_params: str = "warn") -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        unsupported_params: str = "warn",
+        gate: Gatekeeper | None = None,
+    ) -> None:
         self.transport = transport
         self.policy = unsupported_params
+        self.gate = gate
 
     async def run(self, plan: Plan, call: Call, on_open: OnStreamOpen | None = None) -> Answer:
+        gate = self.gate
+        if gate is None:
+            return await self._run(plan, call, on_open)
+        await gate.admit(call, plan)
+        try:
+            answer = await self._run(plan, call, on_open)
+        except BaseException:
+            gate.finish(call, None, None)
+            raise
+        if not call.stream and call.control is not None:
+            gate.finish(call, answer.leaf, usage_of(answer.body))
+        return answer
+
+    async def _run(self, plan: Plan, call: Call, on_open: OnStreamOpen | None) -> Answer:
         outcome = await self._node(plan.root, call, on_open, False)
         if isinstance(outcome, Answer):
             return outcome
@@ -102,7 +137,7 @@ class Router:
             started = time.perf_counter()
             try:
                 last_chance = not alt and attempt == retry.attempts
-                return await self._once(leaf, call, on_open, last_chance)
+                return await self._once_rotating(leaf, call, on_open, last_chance)
             except GatewayError as exc:
                 error = exc
             call.attempts.append(
@@ -126,9 +161,23 @@ class Router:
             call.upstream_s += delay  # waiting on the upstream's say-so is not gateway overhead
         raise AssertionError("unreachable")
 
+    async def _once_rotating(
+        self, leaf: Leaf, call: Call, on_open: OnStreamOpen | None, last_chance: bool
+    ) -> Answer:
+        """One attempt; a 401 on a virtual key mid-rotation is tried once with its other secret."""
+        try:
+            return await self._once(leaf, call, on_open, last_chance)
+        except AuthFailed:
+            other = await self.gate.other_secret(leaf) if self.gate is not None else None
+            if other is None:
+                raise
+            return await self._once(other, call, on_open, last_chance)
+
     async def _once(
         self, leaf: Leaf, call: Call, on_open: OnStreamOpen | None, last_chance: bool
     ) -> Answer:
+        if self.gate is not None:
+            await self.gate.before_attempt(leaf, call)
         prepared = prepare(leaf, call, self.policy)
         if leaf.spec.sign is not None:
             prepared.headers.extend(await sign(leaf, call, prepared))
@@ -345,3 +394,13 @@ def backoff(attempt: int, error: GatewayError, use_retry_after: bool) -> float |
         return None if error.retry_after > RETRY_AFTER_CAP else error.retry_after
     ceiling = min(BACKOFF_MAX, BACKOFF_BASE * (2**attempt))
     return random.uniform(ceiling / 2, ceiling)
+
+
+def usage_of(body: bytes) -> dict[str, Any] | None:
+    """The ``usage`` object of a JSON answer, if it has one."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    usage = data.get("usage") if isinstance(data, dict) else None
+    return usage if isinstance(usage, dict) else None

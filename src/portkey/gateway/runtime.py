@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from portkey.config.loader import ConfigError, format_loc, issues_from_validation, load_file
-from portkey.config.models import PortkeyFile
+from portkey.config.models import PortkeyFile, ProviderEntry
 from portkey.config.routing import RoutingConfig
 from portkey.errors import InvalidRequest
 from portkey.gateway.compiler import CompileError, compile_config
@@ -37,6 +38,14 @@ class PlanCache:
             self._plans.popitem(last=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Overlay:
+    """Virtual keys and configs from the control plane's store; they win over the file's."""
+
+    providers: Mapping[str, ProviderEntry] = field(default_factory=dict)
+    configs: Mapping[str, RoutingConfig] = field(default_factory=dict)
+
+
 @dataclass(slots=True)
 class Runtime:
     """Everything a request needs from config, compiled once. Replaced whole on reload."""
@@ -46,12 +55,27 @@ class Runtime:
     named: dict[str, Plan]
     default: Plan | None
     plans: PlanCache = field(default_factory=PlanCache)
+    #: the file as loaded, before the store's overlay (a store change rebuilds from it)
+    base: PortkeyFile | None = None
 
     @classmethod
-    def build(cls, file: PortkeyFile, source: str = "<defaults>") -> Runtime:
-        named = {name: compile_config(cfg, file) for name, cfg in file.configs.items()}
+    def build(
+        cls, file: PortkeyFile, source: str = "<defaults>", overlay: Overlay | None = None
+    ) -> Runtime:
+        base = file
+        if overlay is not None and (overlay.providers or overlay.configs):
+            file = file.model_copy(
+                update={
+                    "providers": {**file.providers, **overlay.providers},
+                    "configs": {**file.configs, **overlay.configs},
+                }
+            )
+        named = {
+            name: replace(compile_config(cfg, file), name=name)
+            for name, cfg in file.configs.items()
+        }
         default = named[file.default_config] if file.default_config else None
-        return cls(file=file, source=source, named=named, default=default)
+        return cls(file=file, source=source, named=named, default=default, base=base)
 
     @classmethod
     def from_path(cls, path: str | Path | None) -> Runtime:
@@ -108,14 +132,23 @@ class RuntimeHolder:
     def __init__(self, runtime: Runtime, path: str | Path | None = None) -> None:
         self.current = runtime
         self.path = Path(path) if path else None
+        self.overlay: Overlay | None = None
 
     def reload(self) -> Runtime:
         """Load the file again; on any error keep the old runtime and raise ConfigError."""
         if self.path is None:
             return self.current
-        runtime = Runtime.from_path(self.path)
+        runtime = Runtime.build(load_file(self.path), str(self.path), self.overlay)
+        self.current = runtime
+        return runtime
+
+    def set_overlay(self, overlay: Overlay) -> Runtime:
+        """Rebuild from the same file with the store's current state (raises CompileError)."""
+        current = self.current
+        runtime = Runtime.build(current.base or current.file, current.source, overlay)
+        self.overlay = overlay
         self.current = runtime
         return runtime
 
 
-__all__ = ["ConfigError", "PlanCache", "Runtime", "RuntimeHolder"]
+__all__ = ["ConfigError", "Overlay", "PlanCache", "Runtime", "RuntimeHolder"]

@@ -9,6 +9,7 @@ refreshes it when the store's revision changes.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -78,10 +79,8 @@ class SqliteDatabase:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA busy_timeout=30000")
         self._conn.execute("PRAGMA foreign_keys=ON")
-        try:
+        with contextlib.suppress(OSError):  # e.g. a read-only mount: not fatal
             self.path.chmod(0o600)
-        except OSError:  # pragma: no cover - e.g. a read-only mount; not fatal
-            pass
 
     @contextmanager
     def transaction(self) -> Iterator[_SqliteTx]:
@@ -172,5 +171,7 @@ def open_database(url: str) -> SqliteDatabase | PostgresDatabase:
     if url.startswith("sqlite:///"):
         return SqliteDatabase(url.removeprefix("sqlite:///"))
     if "://" in url:
-        raise ValueError(f"unsupported database URL {redact_url(url)!r}: use sqlite:/// or postgresql://")
+        raise ValueError(
+            f"unsupported database URL {redact_url(url)!r}: use sqlite:/// or postgresql://"
+        )
     return SqliteDatabase(url)

@@ -1,0 +1,1 @@
+"""Observability off the hot path: what a request cost, and (later) metrics and traces."""
