@@ -63,7 +63,9 @@ async def make(request: pytest.FixtureRequest) -> AsyncIterator[Make]:
     made: list[BudgetLedger] = []
     if request.param == "redis":
         url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("prefix")
-        settings = LimitsSettings(backend="redis", redis_url=url, key_prefix=prefix)
+        settings = LimitsSettings(
+            backend="redis", redis_url=url, key_prefix=prefix, timeout_ms=5000
+        )
 
     def build(**kw: Any) -> BudgetLedger:
         kw.setdefault("clock", Clock())
@@ -227,7 +229,9 @@ async def test_seeded_spend_survives_a_restart(make: Make) -> None:
 
 
 async def test_redis_seeds_only_an_empty_line(redis_url: str, prefix: str) -> None:
-    settings = LimitsSettings(backend="redis", redis_url=redis_url, key_prefix=prefix)
+    settings = LimitsSettings(
+        backend="redis", redis_url=redis_url, key_prefix=prefix, timeout_ms=5000
+    )
     budget = line(usd=10.0)
     first = make_ledger(settings, seed={(budget.id, budget.window_start): (2.0, 0)})
     late = make_ledger(settings, seed={(budget.id, budget.window_start): (1.0, 0)})
@@ -243,7 +247,9 @@ async def test_redis_seeds_only_an_empty_line(redis_url: str, prefix: str) -> No
 async def test_redis_line_keys_expire_after_their_window_but_total_does_not(
     redis_url: str, prefix: str
 ) -> None:
-    settings = LimitsSettings(backend="redis", redis_url=redis_url, key_prefix=prefix)
+    settings = LimitsSettings(
+        backend="redis", redis_url=redis_url, key_prefix=prefix, timeout_ms=5000
+    )
     ledger = make_ledger(settings, clock=Clock())
     client = aioredis.Redis.from_url(redis_url)
     day, total = line("d", usd=5.0), line("t", usd=5.0, period="total")

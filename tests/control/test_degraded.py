@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -51,25 +52,18 @@ class TcpProxy:
 
     @staticmethod
     def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
+        with contextlib.suppress(OSError):
             while data := src.recv(65536):
                 dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        for sock in (src, dst):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def cut(self) -> None:
         self.open = False
         for conn in self.conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self.conns.clear()
 
     def restore(self) -> None:
@@ -106,13 +100,21 @@ def test_database_down_keeps_serving_from_memory_and_ready_says_degraded(
     store: ControlStore = open_store(StoreSettings(url=pg_url))
     with AuthCheckingUpstream({"sk-live-upstream"}) as upstream:
         store.create_virtual_key(
-            VirtualKeyIn(name="vk", provider="openai", api_key=SecretStr("sk-live-upstream"),
-                         custom_host=upstream.base_url)  # fmt: skip
+            VirtualKeyIn(
+                name="vk",
+                provider="openai",
+                api_key=SecretStr("sk-live-upstream"),
+                custom_host=upstream.base_url,
+            )
         )
         key = store.create_api_key(ApiKeyIn(name="app")).key
         server = make_gateway(f"store: {{url: '{via_proxy}', refresh_interval_s: 0.1}}\n")
-        c = OpenAI(base_url=server.base_url, api_key=key, max_retries=0,
-                   default_headers={"x-portkey-virtual-key": "vk"})  # fmt: skip
+        c = OpenAI(
+            base_url=server.base_url,
+            api_key=key,
+            max_retries=0,
+            default_headers={"x-portkey-virtual-key": "vk"},
+        )
         assert ready(server)["status"] == "ok"
         assert c.chat.completions.create(model="gpt-4o", messages=HI).choices
 
@@ -139,13 +141,21 @@ def test_no_secret_in_logs(
     caplog.set_level(logging.DEBUG)
     with AuthCheckingUpstream({"sk-other"}) as upstream:  # the stored secret is refused
         store.create_virtual_key(
-            VirtualKeyIn(name="vk", provider="openai", api_key=SecretStr("sk-logged-never-1234"),
-                         custom_host=upstream.base_url)  # fmt: skip
+            VirtualKeyIn(
+                name="vk",
+                provider="openai",
+                api_key=SecretStr("sk-logged-never-1234"),
+                custom_host=upstream.base_url,
+            )
         )
         key = store.create_api_key(ApiKeyIn(name="app")).key
         server = make_gateway(f"store: {{url: '{url}', refresh_interval_s: 0.1}}\n")
-        c = OpenAI(base_url=server.base_url, api_key=key, max_retries=0,
-                   default_headers={"x-portkey-virtual-key": "vk"})  # fmt: skip
+        c = OpenAI(
+            base_url=server.base_url,
+            api_key=key,
+            max_retries=0,
+            default_headers={"x-portkey-virtual-key": "vk"},
+        )
         for _ in range(3):
             with pytest.raises(Exception):  # noqa: B017 - any failure will do: 401 upstream
                 c.chat.completions.create(model="gpt-4o", messages=HI)

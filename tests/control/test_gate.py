@@ -239,3 +239,24 @@ def test_no_plain_secret_in_the_database_file(store_url: str, store: ControlStor
     )
     assert b"sk-very-secret-value-123" not in raw
     assert created.key.encode() not in raw
+
+
+def test_model_list_needs_a_key_and_shows_only_the_models_in_scope(
+    make_gateway: Callable[[str], GatewayServer], store_url: str, store: ControlStore
+) -> None:
+    server = make_gateway(
+        f"store: {{url: '{store_url}', refresh_interval_s: 0.1}}\n"
+        "providers:\n  oai: {provider: openai, api_key: sk-x, models: [gpt-4o, gpt-4o-mini, o3]}\n"
+    )
+    created = store.create_api_key(
+        ApiKeyIn(name="mini", scopes=ApiKeyScopes(models=["gpt-4o-mini"]))
+    )
+    anonymous = OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+
+    def refused() -> None:
+        with pytest.raises(openai.AuthenticationError):
+            anonymous.models.list()
+
+    eventually(refused)
+    keyed = OpenAI(base_url=server.base_url, api_key=created.key, max_retries=0)
+    assert [m.id for m in keyed.models.list()] == ["gpt-4o-mini"]

@@ -46,6 +46,7 @@ def prefix(redis_url: str) -> Iterator[str]:
 
 
 def _settings(redis_url: str, prefix: str, **kw: object) -> LimitsSettings:
+    kw.setdefault("timeout_ms", 5000)  # correctness, not speed: a loaded CI box must not fail open
     return LimitsSettings(backend="redis", redis_url=redis_url, key_prefix=prefix, **kw)  # type: ignore[arg-type]
 
 

@@ -53,7 +53,7 @@ def replicas(
     prefix = f"portkey-test-{secrets.token_hex(4)}:"
     config.write_text(
         f"store: {{url: '{pg_url}', refresh_interval_s: 0.2}}\n"
-        f"limits: {{backend: redis, redis_url: '{redis_url}', key_prefix: '{prefix}'}}\n"
+        f"limits: {{backend: redis, redis_url: '{redis_url}', key_prefix: '{prefix}', timeout_ms: 5000}}\n"
     )
     with contextlib.ExitStack() as stack:
         urls = [stack.enter_context(serve_process(config))[1] for _ in range(2)]

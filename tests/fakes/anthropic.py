@@ -12,6 +12,11 @@ and for streams ``error-first`` (an overloaded ``error`` event right after ``mes
 ``midstream-error`` (an ``error`` event after the first text delta), ``cut`` (the body ends
 before ``message_stop``), ``truncated`` (the body ends inside an event), ``malformed`` (an
 event whose data is not JSON) and ``unknown-event`` (an event type added later).
+
+``GET /v1/models`` lists ``CATALOG`` newest first, paged by ``limit`` / ``after_id`` with
+``has_more``, ``first_id`` and ``last_id``; it serves at most ``PAGE_CAP`` models a page so
+paging is always exercised. An api key holding ``revoked`` gets a 401, one holding
+``bad-list`` a page whose models lack their ``id``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from aiohttp import web
 
 from tests.fakes.contract import (
     FLAKY_STATE,
+    REQUESTS,
     TOOL_ARGS,
     TOOL_ARGS_JSON,
     TOOL_NAME,
@@ -307,8 +313,76 @@ async def count_tokens(request: web.Request) -> web.Response:
     return web.json_response({"input_tokens": USAGE["prompt_tokens"]})
 
 
+#: what ``GET /v1/models`` lists, newest first, in Anthropic's shape
+CATALOG: list[JSON] = [
+    {
+        "type": "model",
+        "id": "claude-opus-4-1-20250805",
+        "display_name": "Claude Opus 4.1",
+        "created_at": "2025-08-05T00:00:00Z",
+    },
+    {
+        "type": "model",
+        "id": "claude-sonnet-4-20250514",
+        "display_name": "Claude Sonnet 4",
+        "created_at": "2025-05-22T00:00:00Z",
+    },
+    {
+        "type": "model",
+        "id": "claude-3-7-sonnet-20250219",
+        "display_name": "Claude Sonnet 3.7",
+        "created_at": "2025-02-24T00:00:00Z",
+    },
+    {
+        "type": "model",
+        "id": "claude-3-5-haiku-20241022",
+        "display_name": "Claude Haiku 3.5",
+        "created_at": "2024-10-22T00:00:00Z",
+    },
+    {
+        "type": "model",
+        "id": "claude-3-haiku-20240307",
+        "display_name": "Claude Haiku 3",
+        "created_at": "2024-03-07T00:00:00Z",
+    },
+]
+PAGE_CAP = 2
+
+
+async def list_models(request: web.Request) -> web.Response:
+    request.app[REQUESTS].append((request.path_qs, dict(request.headers), None))
+    key = request.headers.get("x-api-key", "")
+    if not key or "revoked" in key:
+        return web.json_response(ERRORS["auth"][1], status=401)
+    if request.headers.get("anthropic-version") != VERSION:
+        return invalid("anthropic-version: header is required")
+    try:
+        limit = int(request.query.get("limit", "20"))
+    except ValueError:
+        return invalid("limit: Input should be a valid integer")
+    if not 1 <= limit <= 1000:
+        return invalid("limit: Input should be between 1 and 1000")
+    ids = [m["id"] for m in CATALOG]
+    after = request.query.get("after_id")
+    if after is not None and after not in ids:
+        return invalid(f"after_id: no model {after!r}")
+    start = ids.index(after) + 1 if after is not None else 0
+    page = CATALOG[start : start + min(limit, PAGE_CAP)]
+    if "bad-list" in key:
+        page = [{k: v for k, v in m.items() if k != "id"} for m in page]
+    return web.json_response(
+        {
+            "data": page,
+            "has_more": start + len(page) < len(CATALOG),
+            "first_id": page[0].get("id") if page else None,
+            "last_id": page[-1].get("id") if page else None,
+        }
+    )
+
+
 def make_app() -> web.Application:
     app = new_app()
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens)
+    app.router.add_get("/v1/models", list_models)
     return app

@@ -4,6 +4,11 @@ Native shapes throughout: ``message.content[{type: text}]``, ``tool_calls`` with
 ``tool_plan``, ``finish_reason`` COMPLETE / TOOL_CALL / ERROR_TOXIC, usage in ``billed_units``
 (what the gateway reports) and ``tokens`` (raw, larger: the chat template counts), typed SSE
 events ``message-start`` ... ``message-end``, and ``{"id", "message"}`` error bodies.
+
+``GET /v1/models`` lists ``CATALOG`` paged by ``page_size`` / ``page_token`` with
+``next_page_token`` (absent on the last page), at most ``PAGE_CAP`` models a page so paging
+is always exercised; an api key holding ``revoked`` gets a 401, one holding ``bad-list`` an
+answer that is not JSON.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from aiohttp import web
 
 from tests.fakes.contract import (
     FLAKY_STATE,
+    REQUESTS,
     TOOL_ARGS_JSON,
     TOOL_NAME,
     Reply,
@@ -261,8 +267,54 @@ async def embed(request: web.Request) -> web.Response:
     )
 
 
+def _model(name: str, endpoints: list[str], context: int) -> JSON:
+    return {
+        "name": name,
+        "endpoints": endpoints,
+        "finetuned": False,
+        "context_length": context,
+        "tokenizer_url": f"https://storage.googleapis.com/cohere-public/tokenizers/{name}.json",
+        "default_endpoints": [],
+        "features": ["tools", "strict_tools"] if "chat" in endpoints else None,
+    }
+
+
+#: what ``GET /v1/models`` lists, in Cohere's shape
+CATALOG: list[JSON] = [
+    _model("command-a-03-2025", ["generate", "chat", "summarize"], 256000),
+    _model("command-r-plus-08-2024", ["generate", "chat", "summarize"], 128000),
+    _model("command-r7b-12-2024", ["generate", "chat", "summarize"], 128000),
+    _model("embed-v4.0", ["embed"], 128000),
+    _model("rerank-v3.5", ["rerank"], 4096),
+]
+PAGE_CAP = 2
+
+
+async def list_models(request: web.Request) -> web.Response:
+    request.app[REQUESTS].append((request.path_qs, dict(request.headers), None))
+    key = api_key(request)
+    if not key or "revoked" in key:
+        status, error, _ = ERRORS["auth"]
+        return web.json_response(error, status=status)
+    try:
+        size = int(float(request.query.get("page_size", "20")))
+        start = int(request.query.get("page_token", "0"))
+    except ValueError:
+        return web.json_response(_error("invalid request: bad page_token"), status=400)
+    if not 1 <= size <= 1000:
+        return web.json_response(_error("invalid request: page_size out of range"), status=400)
+    if "bad-list" in key:
+        return web.Response(text="<html>upstream proxy error</html>", content_type="text/html")
+    page = CATALOG[start : start + min(size, PAGE_CAP)]
+    body: JSON = {"models": page}
+    if start + len(page) < len(CATALOG):
+        body["next_page_token"] = str(start + len(page))
+    return web.json_response(body)
+
+
 def make_app() -> web.Application:
     app = new_app()
     app.router.add_post("/v2/chat", chat)
     app.router.add_post("/v2/embed", embed)
+    app.router.add_get("/v1/models", list_models)
     return app

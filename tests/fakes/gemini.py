@@ -10,6 +10,10 @@ signature the next request must send back (as Gemini 3 demands).
 Extra model tokens: ``cut`` (stream ends before a finishReason), ``garbage`` (a stream event
 that is not JSON), ``midstream-error`` (an error event after the first text), ``retry-info``
 (a 429 whose only delay is the body's RetryInfo).
+``GET /v1beta/models`` lists ``CATALOG`` paged by ``pageSize`` / ``pageToken`` with
+``nextPageToken`` (absent on the last page), at most ``PAGE_CAP`` models a page so paging is
+always exercised; an api key holding ``revoked`` gets Google's API_KEY_INVALID 400, one
+holding ``bad-list`` a page whose ``models`` is not a list.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.fakes.contract import (
     FLAKY_STATE,
+    REQUESTS,
     TOOL_ARGS,
     TOOL_NAME,
     Reply,
@@ -400,6 +405,54 @@ async def vertex(request: web.Request) -> web.StreamResponse:
     return await _serve(request, bearer, vertex=True)
 
 
+def _catalog_entry(name: str, display: str, methods: list[str], output: int) -> JSON:
+    return {
+        "name": f"models/{name}",
+        "version": "001",
+        "displayName": display,
+        "description": f"{display} (fake)",
+        "inputTokenLimit": 1048576,
+        "outputTokenLimit": output,
+        "supportedGenerationMethods": methods,
+    }
+
+
+CHAT_METHODS = ["generateContent", "countTokens", "createCachedContent"]
+EMBED_METHODS = ["embedContent", "countTextTokens", "countTokens"]
+#: what ``GET /v1beta/models`` lists, in the Gemini API's shape
+CATALOG: list[JSON] = [
+    _catalog_entry("gemini-2.5-pro", "Gemini 2.5 Pro", CHAT_METHODS, 65536),
+    _catalog_entry("gemini-2.5-flash", "Gemini 2.5 Flash", CHAT_METHODS, 65536),
+    _catalog_entry("gemini-2.0-flash", "Gemini 2.0 Flash", CHAT_METHODS, 8192),
+    _catalog_entry("gemini-embedding-001", "Gemini Embedding 001", EMBED_METHODS, 1),
+    _catalog_entry("text-embedding-004", "Text Embedding 004", EMBED_METHODS, 1),
+]
+PAGE_CAP = 2
+
+
+async def list_models(request: web.Request) -> web.Response:
+    request.app[REQUESTS].append((request.path_qs, dict(request.headers), None))
+    key = request.headers.get("x-goog-api-key", "")
+    if not key:
+        message = "Method doesn't allow unregistered callers. Please use API Key."
+        return web.json_response(_error(403, "PERMISSION_DENIED", message), status=403)
+    if "revoked" in key:
+        status, error, _ = ERRORS["auth"]
+        return web.json_response(error, status=status)
+    try:
+        size = int(request.query.get("pageSize", "50"))
+        start = int(request.query.get("pageToken", "page-0").removeprefix("page-"))
+    except ValueError:
+        return web.json_response(_error(400, "INVALID_ARGUMENT", "bad page"), status=400)
+    page = CATALOG[start : start + min(max(size, 1), PAGE_CAP)]
+    if "bad-list" in key:
+        return web.json_response({"models": {"name": "models/gemini-2.5-pro"}})
+    body: JSON = {"models": page}
+    if start + len(page) < len(CATALOG):
+        body["nextPageToken"] = f"page-{start + len(page)}"
+    return web.json_response(body)
+
+
 def make_app(public_key: rsa.RSAPublicKey | None = None) -> web.Application:
     app = new_app()
     app[PUBLIC_KEY] = public_key or new_key().public_key()
@@ -407,6 +460,7 @@ def make_app(public_key: rsa.RSAPublicKey | None = None) -> web.Application:
     app[TOKEN_CALLS] = []
     app[FAIL_TOKENS] = []
     app.router.add_post("/v1beta/models/{call}", gemini)
+    app.router.add_get("/v1beta/models", list_models)
     app.router.add_post(
         "/v1/projects/{project}/locations/{location}/publishers/google/models/{call}", vertex
     )

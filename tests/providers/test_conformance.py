@@ -18,7 +18,14 @@ from openai import OpenAI
 
 from portkey.providers import registry
 from tests.fakes.runner import AppServer
-from tests.providers.conformance import CAPABILITIES, USAGE, Entry, load_entries, reply_text
+from tests.providers.conformance import (
+    CAPABILITIES,
+    NEEDS,
+    USAGE,
+    Entry,
+    load_entries,
+    reply_text,
+)
 from tests.support import GatewayServer
 
 ENTRIES = load_entries()
@@ -71,8 +78,9 @@ def test_capability(
     spec = registry.get(entry.provider)
     assert spec is not None
     assert entry.unsupported == spec.unsupported, "the suite and the spec disagree"
-    if capability in spec.unsupported:
-        pytest.skip(f"{entry.provider} declares {capability} unsupported")
+    lacking = {capability, NEEDS.get(capability)} & spec.unsupported
+    if lacking:
+        pytest.skip(f"{entry.provider} declares {', '.join(sorted(lacking))} unsupported")
     url = upstreams[entry.provider]
     CHECKS[capability](lambda **cfg: _client(gateway, entry, url, **cfg))
 

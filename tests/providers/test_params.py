@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from openai import BadRequestError, OpenAI
@@ -96,3 +97,116 @@ providers:
     assert echoed["headers"]["api-key"] == "azure-secret"
     assert "authorization" not in echoed["headers"]
     assert raw.headers["x-portkey-provider"] == "azure-openai"
+
+
+# -- every provider's table, through the gateway ----------------------------------------
+
+HI = [{"role": "user", "content": "hi"}]
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+
+
+@pytest.mark.parametrize(
+    ("provider", "field", "value"),
+    [
+        ("deepseek", "seed", 7),  # no seed in DeepSeek's chat API
+        ("ollama", "tool_choice", "required"),  # Ollama ignores tool_choice
+        ("perplexity-ai", "n", 2),  # one choice per answer
+        ("vllm", "user", "u-1"),  # accepted and ignored by vLLM
+        ("mistral-ai", "stream_options", {"include_usage": True}),  # Mistral answers 422
+        ("x-ai", "store", True),  # xAI accepts it for compatibility and ignores it
+    ],
+)
+def test_a_dropped_field_is_named_in_the_warnings_header(
+    gateway: GatewayServer, fake: FakeUpstream, provider: str, field: str, value: object
+) -> None:
+    raw = _client(gateway, fake, provider).chat.completions.with_raw_response.create(
+        model="echo", messages=HI, temperature=0.5, extra_body={field: value}
+    )
+    body = _sent(raw)
+    assert field not in body and body["temperature"] == 0.5
+    assert f"{field} dropped for {provider}" in raw.headers["x-portkey-warnings"]
+
+
+@pytest.mark.parametrize(
+    ("provider", "field", "value"),
+    [
+        ("perplexity-ai", "tools", [TOOL]),  # Sonar calls no tools
+        ("deepseek", "functions", [TOOL["function"]]),  # legacy functions: send tools
+        ("together-ai", "audio", {"voice": "alloy", "format": "mp3"}),  # text answers only
+        ("mistral-ai", "web_search_options", {}),
+        ("ollama", "function_call", "auto"),
+    ],
+)
+def test_a_rejected_field_is_a_400_that_names_it(
+    gateway: GatewayServer, fake: FakeUpstream, provider: str, field: str, value: object
+) -> None:
+    sent = len(fake.requests)
+    with pytest.raises(BadRequestError) as info:
+        _client(gateway, fake, provider).chat.completions.create(
+            model="echo", messages=HI, extra_body={field: value}
+        )
+    error = info.value.body
+    assert isinstance(error, dict) and error["param"] == field
+    assert provider in error["message"]
+    assert len(fake.requests) == sent, "nothing reaches the upstream"
+
+
+@pytest.mark.parametrize(
+    ("provider", "field", "value"),
+    [("deepseek", "seed", 7), ("mistral-ai", "user", "u-1"), ("cohere", "logit_bias", {"1": 1})],
+)
+def test_raise_policy_turns_any_drop_into_a_400(
+    make_gateway: Callable[[str], GatewayServer],
+    fake: FakeUpstream,
+    provider: str,
+    field: str,
+    value: object,
+) -> None:
+    server = make_gateway("server: {unsupported_params: raise}\n")
+    sent = len(fake.requests)
+    with pytest.raises(BadRequestError) as info:
+        _client(server, fake, provider).chat.completions.create(
+            model="echo", messages=HI, extra_body={field: value}
+        )
+    error = info.value.body
+    assert isinstance(error, dict) and error["param"] == field
+    assert len(fake.requests) == sent
+
+
+def test_renamed_fields_arrive_under_the_providers_names(
+    gateway: GatewayServer, fake: FakeUpstream
+) -> None:
+    together = _client(gateway, fake, "together-ai").chat.completions.with_raw_response.create(
+        model="echo", messages=HI, logprobs=True, top_logprobs=3, max_completion_tokens=5
+    )
+    body = _sent(together)
+    assert body["logprobs"] == 3 and "top_logprobs" not in body  # Together counts top tokens
+    assert body["max_tokens"] == 5 and "max_completion_tokens" not in body
+    groq = _client(gateway, fake, "groq").chat.completions.with_raw_response.create(
+        model="echo", messages=HI, safety_identifier="hash-1"
+    )
+    assert _sent(groq)["user"] == "hash-1"
+    assert "x-portkey-warnings" not in together.headers and "x-portkey-warnings" not in groq.headers
+
+
+def test_embeddings_follow_their_own_table(gateway: GatewayServer, fake: FakeUpstream) -> None:
+    mistral = _client(gateway, fake, "mistral-ai").embeddings.with_raw_response.create(
+        model="mistral-embed", input="hi", dimensions=8, user="u-1"
+    )
+    sent = fake.requests[-1].body
+    assert sent["output_dimension"] == 8 and "dimensions" not in sent and "user" not in sent
+    assert "user dropped for mistral-ai" in mistral.headers["x-portkey-warnings"]
+    with pytest.raises(BadRequestError) as info:  # Together's vectors have the model's size
+        _client(gateway, fake, "together-ai").embeddings.create(
+            model="m2-bert", input="hi", dimensions=8
+        )
+    assert isinstance(info.value.body, dict) and info.value.body["param"] == "dimensions"
+
+
+def test_embeddings_to_a_host_without_them_never_leave(
+    gateway: GatewayServer, fake: FakeUpstream
+) -> None:
+    sent = len(fake.requests)
+    with pytest.raises(BadRequestError):  # Groq has no embeddings API: a 404 spared
+        _client(gateway, fake, "groq").embeddings.create(model="any", input="hi")
+    assert len(fake.requests) == sent

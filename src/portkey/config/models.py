@@ -70,6 +70,21 @@ class LimitsSettings(Strict):
 class ProviderEntry(Target):
     """A named provider credential; ``virtual_key: <name>`` in a target refers to it."""
 
+    #: the models this provider offers, listed by ``GET /v1/models`` when no route is sent
+    models: list[str] | None = None
+
+    @field_validator("models")
+    @classmethod
+    def _model_names(cls, models: list[str] | None) -> list[str] | None:
+        seen: set[str] = set()
+        for name in models or ():
+            if not name.strip():
+                raise ValueError("a model name must not be empty")
+            if name in seen:
+                raise ValueError(f"model {name!r} is listed twice")
+            seen.add(name)
+        return models
+
     @model_validator(mode="after")
     def _is_a_leaf(self) -> ProviderEntry:
         if self.provider is None:

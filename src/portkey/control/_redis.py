@@ -27,6 +27,19 @@ from portkey.errors import LimiterUnavailable
 log = logging.getLogger("portkey.control")
 
 
+#: Lua: ``clock(arg)`` is ``arg`` as a number, or Redis ``TIME`` when it is "".
+LUA_CLOCK = """
+local function clock(arg)
+  local now = tonumber(arg)
+  if now == nil then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  end
+  return now
+end
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Script:
     source: str

@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from portkey.config.models import LimitsSettings
-from portkey.control._redis import RedisScripts, Script
+from portkey.control._redis import LUA_CLOCK, RedisScripts, Script
 from portkey.control.counters import BudgetLedger, BudgetLine, Hold
 from portkey.errors import BudgetExceeded, LimiterUnavailable
 
@@ -271,7 +271,8 @@ class MemoryLedger(_Ledger):
                 if account.window_end is not None and account.window_end + GRACE_S < now:
                     del self._accounts[key]
 
-    async def reserve(self, lines: Sequence[BudgetLine], usd: float, tokens: int) -> Hold:
+    def reserve_now(self, lines: Sequence[BudgetLine], usd: float, tokens: int) -> Hold:
+        """``reserve`` with no await: atomic with what the caller does around it."""
         if not lines:
             return Hold((), usd, tokens)
         now = self.clock()
@@ -290,6 +291,9 @@ class MemoryLedger(_Ledger):
         self._holds[hold_id] = (accounts, nano, tokens)
         heapq.heappush(self._expiry, (now + self.hold_ttl_s, hold_id))
         return LedgerHold(tuple(lines), usd, tokens, hold_id)
+
+    async def reserve(self, lines: Sequence[BudgetLine], usd: float, tokens: int) -> Hold:
+        return self.reserve_now(lines, usd, tokens)
 
     async def settle(self, hold: Hold, usd: float, tokens: int) -> None:
         if isinstance(hold, LedgerHold):
@@ -335,40 +339,54 @@ local function keep(h, z, ttl)
 end
 """
 
-# KEYS: hash, zset per line.  ARGV: now ("" = Redis TIME), hold id, hold ttl s, nano-USD, tokens,
-# then per line: usd limit (nano, "" = none), token limit ("" = none), seed usd, seed tokens,
-# key ttl ms ("" = none).  Reply: {0} when reserved, else {line (1-based), kind, spent, reserved}.
-_RESERVE = Script(
+# Lua: ``reserve_check(k, n, a)`` checks lines KEYS[k+1..k+2n] (hash, zset per line) with
+# ARGV[a+1] now ("" = Redis TIME), hold id, hold ttl s, nano-USD, tokens, then per line: usd limit
+# (nano, "" = none), token limit ("" = none), seed usd, seed tokens, key ttl ms ("" = none).
+# It returns now, and nil when every line has room, else {line (1-based), kind, spent, reserved};
+# ``reserve_hold(k, n, a, now)`` then reserves on every line.  Both need ``LUA_CLOCK`` before.
+LUA_RESERVE = (
     _PRELUDE
     + """
-local now = tonumber(ARGV[1])
-if now == nil then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-local hold, usd, tok = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
-local n = #KEYS / 2
-for i = 1, n do
-  local h, z, b = KEYS[2 * i - 1], KEYS[2 * i], 5 + (i - 1) * 5
-  seed(h, ARGV[b + 3], ARGV[b + 4])
-  for _, dead in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', now)) do
-    release(h, dead)
-    redis.call('ZREM', z, dead)
+local function reserve_check(k, n, a)
+  local now = clock(ARGV[a + 1])
+  local usd, tok = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+  for i = 1, n do
+    local h, z, b = KEYS[k + 2 * i - 1], KEYS[k + 2 * i], a + 5 + (i - 1) * 5
+    seed(h, ARGV[b + 3], ARGV[b + 4])
+    for _, dead in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', now)) do
+      release(h, dead)
+      redis.call('ZREM', z, dead)
+    end
+    local s = redis.call('HMGET', h, 'su', 'st', 'ru', 'rt')
+    local su, st, ru, rt = tonumber(s[1]), tonumber(s[2]), tonumber(s[3]), tonumber(s[4])
+    local lu, lt = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
+    if lu and (su >= lu or su + ru + usd > lu) then return now, {i, 'usd', su, ru} end
+    if lt and (st >= lt or st + rt + tok > lt) then return now, {i, 'tokens', st, rt} end
   end
-  local s = redis.call('HMGET', h, 'su', 'st', 'ru', 'rt')
-  local su, st, ru, rt = tonumber(s[1]), tonumber(s[2]), tonumber(s[3]), tonumber(s[4])
-  local lu, lt = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
-  if lu and (su >= lu or su + ru + usd > lu) then return {i, 'usd', su, ru} end
-  if lt and (st >= lt or st + rt + tok > lt) then return {i, 'tokens', st, rt} end
+  return now, nil
 end
-for i = 1, n do
-  local h, z, b = KEYS[2 * i - 1], KEYS[2 * i], 5 + (i - 1) * 5
-  redis.call('HINCRBY', h, 'ru', ARGV[4])
-  redis.call('HINCRBY', h, 'rt', ARGV[5])
-  redis.call('HSET', h, 'h:' .. hold, ARGV[4] .. ' ' .. ARGV[5])
-  redis.call('ZADD', z, now + tonumber(ARGV[3]), hold)
-  keep(h, z, ARGV[b + 5])
+local function reserve_hold(k, n, a, now)
+  local hold, usd, tok = ARGV[a + 2], ARGV[a + 4], ARGV[a + 5]
+  for i = 1, n do
+    local h, z = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
+    redis.call('HINCRBY', h, 'ru', usd)
+    redis.call('HINCRBY', h, 'rt', tok)
+    redis.call('HSET', h, 'h:' .. hold, usd .. ' ' .. tok)
+    redis.call('ZADD', z, now + tonumber(ARGV[a + 3]), hold)
+    keep(h, z, ARGV[a + 5 + i * 5])
+  end
 end
+"""
+)
+
+# KEYS and ARGV: as ``reserve_check`` (k = a = 0).  Reply: {0} when reserved, else the refusal.
+_RESERVE = Script(
+    LUA_CLOCK
+    + LUA_RESERVE
+    + """
+local now, refused = reserve_check(0, #KEYS / 2, 0)
+if refused then return refused end
+reserve_hold(0, #KEYS / 2, 0, now)
 return {0}
 """
 )
@@ -433,9 +451,10 @@ class RedisLedger(_Ledger):
             return ""
         return str(round((max(0.0, line.window_end - now) + GRACE_S) * 1000))
 
-    async def reserve(self, lines: Sequence[BudgetLine], usd: float, tokens: int) -> Hold:
-        if not lines:
-            return Hold((), usd, tokens)
+    def script_input(
+        self, lines: Sequence[BudgetLine], usd: float, tokens: int
+    ) -> tuple[list[str], list[Any], LedgerHold, float]:
+        """KEYS and ARGV of ``reserve_check`` for these lines, the hold they file, and now."""
         now = self.clock() if self.clock else time.time()
         hold = LedgerHold(tuple(lines), usd, tokens, uuid.uuid4().hex)
         args: list[Any] = [repr(now) if self.clock else "", hold.hold_id, self.hold_ttl_s]
@@ -444,12 +463,21 @@ class RedisLedger(_Ledger):
             limits = [_nano_limit(line), line.limit_tokens]
             args += ["" if x is None else x for x in limits]
             args += [*self._seed_of(line), self._ttl_ms(line, now)]
-        reply = await self.redis.run(_RESERVE, self._keys(lines), args)
-        if reply is None or int(reply[0]) == 0:  # reserved (or Redis down, failing open)
-            return hold
-        line = lines[int(reply[0]) - 1]
+        return self._keys(lines), args, hold, now
+
+    def refusal(self, lines: Sequence[BudgetLine], reply: Any, now: float) -> None:
+        """Raise ``BudgetExceeded`` when ``reserve_check`` refused (``None``: failing open)."""
+        if reply is None or int(reply[0]) == 0:
+            return
         kind = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
-        raise _exceeded(line, kind, int(reply[2]), int(reply[3]), now)
+        raise _exceeded(lines[int(reply[0]) - 1], kind, int(reply[2]), int(reply[3]), now)
+
+    async def reserve(self, lines: Sequence[BudgetLine], usd: float, tokens: int) -> Hold:
+        if not lines:
+            return Hold((), usd, tokens)
+        keys, args, hold, now = self.script_input(lines, usd, tokens)
+        self.refusal(lines, await self.redis.run(_RESERVE, keys, args), now)
+        return hold
 
     async def settle(self, hold: Hold, usd: float, tokens: int) -> None:
         if not hold.lines:

@@ -1,8 +1,9 @@
-"""The two counter interfaces the hot path calls: rate limits and budget reservations.
+"""The counter interfaces of the hot path: rate limits, budget reservations, and both at once.
 
 Each has an in-process backend (embedded default) and a Redis backend (shared by replicas,
-atomic Lua). ``portkey.control.ratelimit`` and ``portkey.control.budgets`` implement them;
-``portkey.control.gate`` calls them once per request.
+atomic Lua). ``portkey.control.ratelimit`` and ``portkey.control.budgets`` implement the first
+two; ``portkey.control.charge`` implements ``Charger``, which ``portkey.control.gate`` calls
+once per charge (the limiter and ledger settle afterwards, off the request path).
 """
 
 from __future__ import annotations
@@ -81,3 +82,15 @@ class BudgetLedger(Protocol):
     async def spent(self, line: BudgetLine) -> tuple[float, int]: ...
 
     async def close(self) -> None: ...
+
+
+class Charger(Protocol):
+    async def charge(
+        self, counters: Sequence[Counter], lines: Sequence[BudgetLine], usd: float, tokens: int
+    ) -> tuple[Verdict, Hold | None]:
+        """All or nothing: count every counter and reserve on every line, or do neither.
+
+        A refusing counter gives a verdict that is not allowed (the lines are not looked at);
+        a line without room raises ``BudgetExceeded``. The hold is ``None`` with no lines.
+        """
+        ...

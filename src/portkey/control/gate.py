@@ -19,7 +19,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from portkey.control.budgets import window_of
-from portkey.control.counters import BudgetLedger, BudgetLine, Counter, Hold, RateLimiter
+from portkey.control.charge import make_charger
+from portkey.control.counters import (
+    BudgetLedger,
+    BudgetLine,
+    Charger,
+    Counter,
+    Hold,
+    RateLimiter,
+)
 from portkey.control.models import BudgetOut
 from portkey.control.plane import ControlPlane
 from portkey.control.snapshot import Snapshot
@@ -80,10 +88,14 @@ class Gate:
         ledger: BudgetLedger,
         meter: UsageMeter | None = None,
         clock: Callable[[], float] = time.time,
+        charger: Charger | None = None,
     ) -> None:
+        """``charger`` counts and reserves on the request path (default: ``make_charger``);
+        ``limiter`` and ``ledger`` settle afterwards."""
         self.plane = plane
         self.limiter = limiter
         self.ledger = ledger
+        self.charger = charger if charger is not None else make_charger(limiter, ledger)
         self.meter = meter
         self.clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
@@ -213,23 +225,24 @@ class Gate:
                 counters.append(Counter(f"rpm:{label}", limit.rpm, 1))
             if limit.tpm:
                 counters.append(Counter(f"tpm:{label}", limit.tpm, admission.estimate))
+        lines = [self._line(b) for b in budgets]
+        usd = self._estimate_usd(call, admission, leaf) if lines else 0.0
+        # one call, all or nothing: a refusal (RateLimited, BudgetExceeded) counts nothing
+        verdict, hold = await self.charger.charge(counters, lines, usd, admission.estimate)
+        if not verdict.allowed:
+            refused = counters[verdict.refused or 0]
+            raise RateLimited(
+                f"rate limit exceeded: {refused.key.split(':', 1)[1]} allows "
+                f"{refused.limit} {'requests' if refused.key.startswith('rpm') else 'tokens'} "
+                "per minute",
+                retry_after=verdict.retry_after_s,
+                code="rate_limit_exceeded",
+            )
         if counters:
-            verdict = await self.limiter.hit(counters)
-            if not verdict.allowed:
-                refused = counters[verdict.refused or 0]
-                raise RateLimited(
-                    f"rate limit exceeded: {refused.key.split(':', 1)[1]} allows "
-                    f"{refused.limit} {'requests' if refused.key.startswith('rpm') else 'tokens'} "
-                    "per minute",
-                    retry_after=verdict.retry_after_s,
-                    code="rate_limit_exceeded",
-                )
             admission.tpm += [c for c in counters if c.key.startswith("tpm:")]
             admission.headers = _limit_headers(counters, verdict.remaining, verdict.reset_s)
-        if budgets:
-            lines = [self._line(b) for b in budgets]
-            usd = self._estimate_usd(call, admission, leaf)
-            admission.holds.append(await self.ledger.reserve(lines, usd, admission.estimate))
+        if hold is not None:
+            admission.holds.append(hold)
 
     def _line(self, budget: BudgetOut) -> BudgetLine:
         start, end = window_of(budget.period, self.clock())

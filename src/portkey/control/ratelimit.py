@@ -17,7 +17,9 @@ Memory: one entry per counter key, kept in last-touched order and evicted two wi
 its last window, so the table stays bounded by the keys seen in the last two windows.
 
 Redis: one hash per counter key (fields ``w`` window index, ``c`` curr, ``p`` prev) that expires
-two windows after its last write; one Lua script call (EVALSHA) per ``hit`` or ``adjust``.
+two windows after its last write; one Lua script call (EVALSHA) per ``hit`` or ``adjust``. The
+script is built from Lua functions that ``portkey.control.charge`` also runs, together with the
+budget reservation, in the one call of the request path.
 Time comes from Redis ``TIME`` inside the script, so replicas share one clock; a ``clock``
 given to the constructor (tests) is passed to the script instead. Redis down or slower than
 ``timeout_ms``: ``on_backend_error: open`` allows the hit (reported as if the counters were
@@ -31,11 +33,11 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from portkey.config.models import LimitsSettings
-from portkey.control._redis import RedisScripts, Script
+from portkey.control._redis import LUA_CLOCK, RedisScripts, Script
 from portkey.control.counters import Counter, RateLimiter, Verdict
 from portkey.errors import LimiterUnavailable
 
@@ -126,7 +128,12 @@ class MemoryRateLimiter:
                 return
             self._windows.popitem(last=False)
 
-    async def hit(self, counters: Sequence[Counter]) -> Verdict:
+    def prepare(self, counters: Sequence[Counter]) -> tuple[Verdict, Callable[[], None]]:
+        """The verdict of a hit, and the call that counts it: nothing is counted before that.
+
+        With no await between the two, another check (a budget) can sit in between and the
+        whole stays atomic in this process.
+        """
         now = self.clock()
         self._evict(now)
         states: list[tuple[int, int, float]] = []
@@ -139,10 +146,18 @@ class MemoryRateLimiter:
             load = _estimate(window.prev, window.curr, elapsed, counter.window_s)
             if refused is None and load + counter.amount > counter.limit:
                 refused = i
-        if refused is None:
-            for window, counter in zip(windows, counters, strict=True):
-                window.curr += counter.amount
-        return _verdict(counters, states, refused)
+
+        def count() -> None:
+            if refused is None:
+                for window, counter in zip(windows, counters, strict=True):
+                    window.curr += counter.amount
+
+        return _verdict(counters, states, refused), count
+
+    async def hit(self, counters: Sequence[Counter]) -> Verdict:
+        verdict, count = self.prepare(counters)
+        count()
+        return verdict
 
     async def adjust(self, counter: Counter, delta: int) -> None:
         window, _ = self._touch(counter, self.clock())
@@ -152,51 +167,60 @@ class MemoryRateLimiter:
         self._windows.clear()
 
 
-# KEYS: one hash per counter.  ARGV: now ("" = Redis TIME), check ("1" for hit, "0" for adjust),
-# then limit, amount, window_s per counter.  Reply: refused index (0 = none, 1-based), now as a
-# string, then prev, curr and elapsed (string) per counter, as they were before this call.
-_SLIDING_WINDOW = Script(
-    """
-local now = tonumber(ARGV[1])
-if now == nil then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-local check = ARGV[2] == '1'
-local refused = 0
-local reply = {0, tostring(now)}
-local rows = {}
-for i = 1, #KEYS do
-  local limit = tonumber(ARGV[3 * i])
-  local amount = tonumber(ARGV[3 * i + 1])
-  local window = tonumber(ARGV[3 * i + 2])
-  local index = math.floor(now / window)
-  local h = redis.call('HMGET', KEYS[i], 'w', 'c', 'p')
-  local w, c, p = tonumber(h[1]), tonumber(h[2]) or 0, tonumber(h[3]) or 0
-  if w == nil or w < index - 1 then
-    c, p = 0, 0
-  elseif w == index - 1 then
-    p, c = c, 0
-  elseif w > index then
-    index = w
+# Lua: ``window_check(k, n, a)`` reads counters KEYS[k+1..k+n] with ARGV[a+1] now ("" = Redis
+# TIME), ARGV[a+2] check ("1" for hit, "0" for adjust), then limit, amount, window_s per counter.
+# It returns the reply: refused index (0 = none, 1-based), now as a string, then prev, curr and
+# elapsed (string) per counter, as they were; and the rows ``window_count(k, rows)`` writes.
+# Both need ``LUA_CLOCK`` before them.
+LUA_SLIDING_WINDOW = """
+local function window_check(k, n, a)
+  local now = clock(ARGV[a + 1])
+  local check = ARGV[a + 2] == '1'
+  local refused = 0
+  local reply = {0, tostring(now)}
+  local rows = {}
+  for i = 1, n do
+    local limit = tonumber(ARGV[a + 3 * i])
+    local amount = tonumber(ARGV[a + 3 * i + 1])
+    local window = tonumber(ARGV[a + 3 * i + 2])
+    local index = math.floor(now / window)
+    local h = redis.call('HMGET', KEYS[k + i], 'w', 'c', 'p')
+    local w, c, p = tonumber(h[1]), tonumber(h[2]) or 0, tonumber(h[3]) or 0
+    if w == nil or w < index - 1 then
+      c, p = 0, 0
+    elseif w == index - 1 then
+      p, c = c, 0
+    elseif w > index then
+      index = w
+    end
+    local elapsed = now - index * window
+    local share = 1 - elapsed / window
+    if share < 0 then share = 0 end
+    if check and refused == 0 and p * share + c + amount > limit then refused = i end
+    rows[i] = {index, c, p, amount, window}
+    reply[#reply + 1] = p
+    reply[#reply + 1] = c
+    reply[#reply + 1] = tostring(elapsed)
   end
-  local elapsed = now - index * window
-  local share = 1 - elapsed / window
-  if share < 0 then share = 0 end
-  if check and refused == 0 and p * share + c + amount > limit then refused = i end
-  rows[i] = {index, c, p, amount, window}
-  reply[#reply + 1] = p
-  reply[#reply + 1] = c
-  reply[#reply + 1] = tostring(elapsed)
+  reply[1] = refused
+  return reply, rows
 end
-reply[1] = refused
-if refused == 0 then
-  for i = 1, #KEYS do
+local function window_count(k, rows)
+  for i = 1, #rows do
     local r = rows[i]
-    redis.call('HSET', KEYS[i], 'w', r[1], 'c', r[2] + r[4], 'p', r[3])
-    redis.call('PEXPIRE', KEYS[i], math.ceil(2 * r[5] * 1000))
+    redis.call('HSET', KEYS[k + i], 'w', r[1], 'c', r[2] + r[4], 'p', r[3])
+    redis.call('PEXPIRE', KEYS[k + i], math.ceil(2 * r[5] * 1000))
   end
 end
+"""
+
+# KEYS: one hash per counter.  ARGV and reply: as ``window_check`` (k = a = 0).
+_SLIDING_WINDOW = Script(
+    LUA_CLOCK
+    + LUA_SLIDING_WINDOW
+    + """
+local reply, rows = window_check(0, #KEYS, 0)
+if reply[1] == 0 then window_count(0, rows) end
 return reply
 """
 )
@@ -215,19 +239,17 @@ class RedisRateLimiter:
     def _now(self) -> str:
         return "" if self.clock is None else repr(self.clock())
 
-    async def _run(self, counters: Sequence[Counter], check: bool) -> list[Any] | None:
+    def script_input(self, counters: Sequence[Counter], check: bool) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of ``window_check`` for these counters."""
         keys = [self.prefix + c.key for c in counters]
-        args: list[object] = [self._now(), "1" if check else "0"]
+        args: list[Any] = [self._now(), "1" if check else "0"]
         for c in counters:
             args += [c.limit, c.amount, repr(float(c.window_s))]
-        reply = await self.redis.run(_SLIDING_WINDOW, keys, args)
-        return None if reply is None else list(reply)
+        return keys, args
 
-    async def hit(self, counters: Sequence[Counter]) -> Verdict:
-        if not counters:
-            return Verdict(allowed=True)
-        reply = await self._run(counters, check=True)
-        if reply is None:  # Redis is down and the policy is to fail open: allow, as if empty
+    def verdict_of(self, counters: Sequence[Counter], reply: Any) -> Verdict:
+        """The verdict from ``window_check``'s reply (``None``: Redis down, failing open)."""
+        if reply is None:  # allow, as if the counters were empty
             return _verdict(counters, [(0, 0, 0.0)] * len(counters), None)
         refused = int(reply[0])
         states = [
@@ -236,11 +258,18 @@ class RedisRateLimiter:
         ]
         return _verdict(counters, states, None if refused == 0 else refused - 1)
 
+    async def hit(self, counters: Sequence[Counter]) -> Verdict:
+        if not counters:
+            return Verdict(allowed=True)
+        keys, args = self.script_input(counters, check=True)
+        return self.verdict_of(counters, await self.redis.run(_SLIDING_WINDOW, keys, args))
+
     async def adjust(self, counter: Counter, delta: int) -> None:
         if not delta:
             return
+        keys, args = self.script_input([replace(counter, amount=delta)], check=False)
         with contextlib.suppress(LimiterUnavailable):  # off the request path: the outage is logged
-            await self._run([Counter(counter.key, counter.limit, delta, counter.window_s)], False)
+            await self.redis.run(_SLIDING_WINDOW, keys, args)
 
     async def close(self) -> None:
         await self.redis.close()

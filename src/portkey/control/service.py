@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from portkey.control.budgets import make_ledger
+from portkey.control.charge import make_charger
 from portkey.control.counters import BudgetLedger, RateLimiter
 from portkey.control.gate import Gate
 from portkey.control.plane import ControlPlane
@@ -53,7 +54,8 @@ class ControlService:
         limiter = make_rate_limiter(settings)
         ledger = make_ledger(settings, flush=flush, seed=seed)
         meter = UsageMeter(flush_usage)
-        return cls(plane, limiter, ledger, meter, Gate(plane, limiter, ledger, meter))
+        gate = Gate(plane, limiter, ledger, meter, charger=make_charger(limiter, ledger))
+        return cls(plane, limiter, ledger, meter, gate)
 
     async def stop(self) -> None:
         await self.gate.drain()

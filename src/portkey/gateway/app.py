@@ -15,9 +15,9 @@ from portkey.errors import (
     NotFound,
     PayloadTooLarge,
 )
-from portkey.gateway import ingress
+from portkey.gateway import ingress, models_endpoint
 from portkey.gateway.ingress import Call
-from portkey.gateway.plan import Leaf, leaves
+from portkey.gateway.plan import Leaf
 from portkey.gateway.reload import Reloader
 from portkey.gateway.responses import (
     SSE_HEADERS,
@@ -33,7 +33,7 @@ from portkey.gateway.responses import (
 from portkey.gateway.router import Answer, Router
 from portkey.gateway.runtime import RuntimeHolder
 from portkey.gateway.streaming import UsageFilter, Watchdog, error_event, pump
-from portkey.providers.base import CHAT, COMPLETIONS, EMBEDDINGS, MODELS
+from portkey.providers.base import CHAT, COMPLETIONS, EMBEDDINGS
 from portkey.transport.http import Transport, UpstreamResponse
 
 log = logging.getLogger("portkey.gateway")
@@ -74,7 +74,7 @@ class GatewayApp:
         elif path in ANTHROPIC_ROUTES and method == "POST":
             await self.anthropic(scope, receive, send)
         elif path == "/v1/models" and method == "GET":
-            await self.models(scope, send)
+            await models_endpoint.handle(self, scope, send)
         elif path == "/health":
             await send_json(send, 200, b'{"status":"ok"}')
         elif path == "/ready":
@@ -162,36 +162,6 @@ class GatewayApp:
         from portkey.gateway.anthropic_ingress import handle
 
         await handle(self, scope, receive, send)
-
-    async def models(self, scope: Scope, send: Send) -> None:
-        call = Call(MODELS, scope["path"], {}, time.perf_counter())
-        ingress.read_headers(scope["headers"], call.headers)
-        runtime = self.holder.current
-        call.trace_id = call.headers.get("x-portkey-trace-id") or call.trace_id
-        try:
-            ingress.apply_headers(call, scope["headers"])
-            routed = any(
-                h in call.headers
-                for h in ("x-portkey-config", "x-portkey-provider", "x-portkey-virtual-key")
-            )
-            if not routed or self.transport is None:
-                body = json_body(configured_models(runtime))
-                await send_json(send, 200, body, base_headers(call))
-                return
-            leaf = leaves(ingress.select_plan(runtime, call.headers).root)[0]
-            await self._models_upstream(leaf, call, send)
-        except GatewayError as exc:
-            await send_error(send, exc, failure_headers(call))
-
-    async def _models_upstream(self, leaf: Leaf, call: Call, send: Send) -> None:
-        from portkey.gateway.prepare import headers_for
-
-        url = leaf.urls.get(MODELS)
-        if url is None or self.transport is None:
-            raise InvalidRequest(f"provider {leaf.spec.id} does not list models", param="provider")
-        response = await self.transport.send("GET", url, headers_for(leaf, call), None, 30.0)
-        body = await response.read()
-        await send_json(send, response.status, body, answer_headers(call, leaf, response))
 
 
 class StreamResponse:
@@ -333,14 +303,3 @@ def failure_headers(call: Call) -> RawHeaders:
         headers.append((b"x-portkey-provider", last.provider.encode()))
         headers.append((b"x-portkey-last-used-option-index", last.target.encode()))
     return headers
-
-
-def configured_models(runtime: Any) -> dict[str, Any]:
-    seen: dict[str, str] = {}
-    for plan in runtime.named.values():
-        for leaf in leaves(plan.root):
-            model = (leaf.override_params or {}).get("model")
-            if isinstance(model, str):
-                seen.setdefault(model, leaf.spec.id)
-    data = [{"id": m, "object": "model", "created": 0, "owned_by": p} for m, p in seen.items()]
-    return {"object": "list", "data": data}

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from portkey.errors import AuthFailed, InvalidRequest
+from portkey.gateway.capabilities import refuse_unsupported
 from portkey.gateway.compiler import auth_header
 from portkey.gateway.ingress import Call
 from portkey.gateway.plan import Leaf
-from portkey.providers.base import CHAT, COMPLETIONS, ParamAction
+from portkey.providers.base import (
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    ModelProfile,
+    ParamAction,
+    ParamRule,
+)
 
 STREAMED_ROUTES = (CHAT, COMPLETIONS)
 
@@ -44,12 +53,16 @@ def prepare(leaf: Leaf, call: Call, policy: str) -> Prepared:
     body: dict[str, Any] | None = None  # a copy, made only when something changes
     if leaf.override_params:
         body = {**call.body, **leaf.override_params}
-    if leaf.spec.params:
-        body = _apply_param_rules(leaf, call, body if body is not None else call.body, policy)
+    profile = _profile(leaf, call, body if body is not None else call.body)
+    rules = leaf.spec.embedding_rules if call.route == EMBEDDINGS else profile.params
+    if rules:
+        body = _apply_param_rules(
+            leaf, call, body if body is not None else call.body, policy, rules
+        )
     if not leaf.spec.format.passthrough:
         return _translated(leaf, call, body if body is not None else call.body)
     strip = False
-    if call.stream and call.route in STREAMED_ROUTES and leaf.spec.stream_usage:
+    if call.stream and call.route in STREAMED_ROUTES and profile.stream_usage:
         source = body if body is not None else call.body
         options = source.get("stream_options")
         if not (isinstance(options, dict) and options.get("include_usage")):
@@ -73,12 +86,22 @@ def _translated(leaf: Leaf, call: Call, canonical: dict[str, Any]) -> Prepared:
     return Prepared(url, headers_for(leaf, call), orjson.dumps(wire), False, canonical)
 
 
+def _profile(leaf: Leaf, call: Call, body: dict[str, Any]) -> ModelProfile:
+    """The model's profile (the model is final here); refuses capabilities it lacks."""
+    model = body.get("model")
+    profile = leaf.spec.profile(model)
+    if profile.unsupported and call.route == CHAT:
+        refuse_unsupported(profile, model, body)
+    return profile
+
+
 def _apply_param_rules(
-    leaf: Leaf, call: Call, body: dict[str, Any], policy: str
+    leaf: Leaf, call: Call, body: dict[str, Any], policy: str, rules: Mapping[str, ParamRule]
 ) -> dict[str, Any] | None:
+    """Rename, drop or reject by ``rules``: the acting ones only (``PASS`` rules are left out)."""
     copied: dict[str, Any] | None = None
-    for name, rule in leaf.spec.params.items():
-        if name not in body or rule.action is ParamAction.PASS:
+    for name, rule in rules.items():
+        if name not in body:
             continue
         if rule.action is ParamAction.REJECT or (
             rule.action is ParamAction.DROP and policy == "raise"

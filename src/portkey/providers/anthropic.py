@@ -9,10 +9,15 @@ from the Anthropic ingress (``/v1/messages/count_tokens``) are native and forwar
 from __future__ import annotations
 
 from portkey.formats.anthropic import ANTHROPIC_FORMAT, classify_error
+from portkey.formats.anthropic.models import MODELS_ROUTE
 from portkey.formats.anthropic.request import DEFAULT_MAX_TOKENS
 from portkey.providers.base import (
     CHAT,
+    MODELS,
+    PREFILL,
+    REASONING,
     AuthScheme,
+    ModelFamily,
     ParamAction,
     ParamRule,
     ProviderSpec,
@@ -32,6 +37,11 @@ def translated(how: str) -> ParamRule:
 
 #: https://docs.anthropic.com/en/api/messages and /en/api/openai-sdk (what Anthropic ignores)
 PARAMS = {
+    "model": translated("passed as it is"),
+    "messages": translated("system and developer turns -> system; the rest -> content blocks"),
+    "stream": translated("passed; the event stream is translated back"),
+    "stream_options": translated("include_usage: usage in a last chunk, as OpenAI sends it"),
+    "modalities": translated("['text'] only; audio output is a 400"),
     "max_tokens": translated(f"required upstream: {DEFAULT_MAX_TOKENS} when absent"),
     "max_completion_tokens": translated("sent as max_tokens (wins over max_tokens)"),
     "temperature": translated("0 to 1 on Anthropic; above 1 is a 400, never clamped"),
@@ -68,15 +78,36 @@ PARAMS = {
     "web_search_options": reject("not translated: use Anthropic's web search tool natively"),
 }
 
+#: first match wins. Extended thinking (reasoning_effort, thinking): Claude 3.7 Sonnet and the
+#: Claude 4 models only (https://platform.claude.com/docs/en/about-claude/models/extended-thinking-models);
+#: the Claude 4.6 models answer a trailing assistant message (a prefill) with a 400
+#: (https://platform.claude.com/docs/en/about-claude/models/migration-guide).
+FAMILIES = (
+    ModelFamily(
+        "claude-4.6",
+        prefixes=("claude-opus-4-6", "claude-sonnet-4-6"),
+        unsupported=frozenset({PREFILL}),
+        docs="https://platform.claude.com/docs/en/about-claude/models/migration-guide",
+    ),
+    ModelFamily("claude-3.7", prefixes=("claude-3-7",)),  # thinks, unlike the Claude 3 below
+    ModelFamily(
+        "claude-3",
+        prefixes=("claude-3-", "claude-2", "claude-instant"),
+        unsupported=frozenset({REASONING}),
+        docs="https://platform.claude.com/docs/en/about-claude/models/extended-thinking-models",
+    ),
+)
+
 SPEC = ProviderSpec(
     id="anthropic",
     base_url="https://api.anthropic.com/v1",
     auth=AuthScheme.X_API_KEY,
     extra_headers={"anthropic-version": API_VERSION},
     # the format posts chat to /messages; Anthropic has no embeddings API
-    routes={CHAT: "", COUNT_TOKENS: "/messages/count_tokens"},
+    routes={CHAT: "", COUNT_TOKENS: "/messages/count_tokens", MODELS: MODELS_ROUTE},
     format=ANTHROPIC_FORMAT,
     params=PARAMS,
+    families=FAMILIES,
     classify_error=classify_error,
     docs="https://docs.anthropic.com/en/api/messages",
 )

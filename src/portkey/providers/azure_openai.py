@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 
 from portkey.providers import _azure_auth
+from portkey.providers._params import OPENAI_CHAT_FIELDS, OPENAI_EMBEDDING_FIELDS, openai_params
 from portkey.providers.base import (
     CHAT,
     COMPLETIONS,
@@ -27,6 +28,17 @@ def build_url(base: str, path: str, options: Mapping[str, str]) -> str:
     )
 
 
+#: Azure refuses by name a field the api_version lacks (see the reference-preview docs)
+PARAMS = openai_params(
+    "Azure OpenAI",
+    OPENAI_CHAT_FIELDS - {"moderation", "web_search_options"},
+    dropped={"moderation"},
+    rejected={"web_search_options"},
+    notes={"moderation": "Azure OpenAI screens content with its own content filters"},
+    passed_as="refused by name where the api_version lacks it, else taken by",
+)
+EMBEDDING_PARAMS = openai_params("Azure OpenAI", OPENAI_EMBEDDING_FIELDS)
+
 SPEC = ProviderSpec(
     id="azure-openai",
     # a target's custom_host replaces this whole root, e.g. http://proxy.internal/openai
@@ -35,6 +47,8 @@ SPEC = ProviderSpec(
     sign=_azure_auth.AzureAuth(),  # by azure_auth_mode: api-key header or Entra ID token
     requires_api_key=False,  # api_key mode checks for its key itself; entra mode needs none
     routes={CHAT: "/chat/completions", COMPLETIONS: "/completions", EMBEDDINGS: "/embeddings"},
+    params=PARAMS,
+    embedding_params=EMBEDDING_PARAMS,
     options=(
         ProviderOption("resource_name", doc="Azure resource, the host's first label"),
         ProviderOption("deployment_id", required=True, doc="the model deployment to call"),

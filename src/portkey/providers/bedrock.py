@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from portkey.formats.bedrock import FORMAT, classify_error
+from portkey.formats.bedrock.request import CHAT_FIELDS, EMBEDDING_FIELDS
+from portkey.providers._params import OPENAI_CHAT_FIELDS, OPENAI_EMBEDDING_FIELDS, openai_params
 from portkey.providers.base import (
     CHAT,
     EMBEDDINGS,
     ProviderOption,
     ProviderSpec,
     SignRequest,
-    drop,
-    reject,
 )
 
 SERVICE = "bedrock"  # the SigV4 signing name of bedrock-runtime
@@ -75,27 +75,39 @@ async def sign(request: SignRequest) -> list[tuple[str, str]]:
     return sigv4_headers(request)
 
 
-#: OpenAI fields Converse has no counterpart for (fields it reads are in formats/bedrock)
-PARAMS = {
-    "presence_penalty": drop("Converse has no presence penalty"),
-    "frequency_penalty": drop("Converse has no frequency penalty"),
-    "seed": drop("Converse takes no seed"),
-    "logit_bias": drop("Converse has no logit bias"),
-    "logprobs": drop("Converse returns no log probabilities"),
-    "top_logprobs": drop("Converse returns no log probabilities"),
-    "user": drop("Bedrock has no end-user field"),
-    "metadata": drop("stored-completion metadata is OpenAI's"),
-    "store": drop("Bedrock does not store completions"),
-    "service_tier": drop("OpenAI service tiers do not apply to Bedrock"),
-    "parallel_tool_calls": drop("Converse has no switch for parallel tool calls"),
-    "prediction": drop("Converse has no predicted outputs"),
-    "reasoning_effort": drop("Converse sets reasoning per model family, not by effort"),
-    "functions": reject("use 'tools'"),
-    "function_call": reject("use 'tool_choice'"),
-    "modalities": reject("Converse answers in text"),
-    "audio": reject("Converse answers in text"),
-    "web_search_options": reject("Converse has no web search"),
-}
+#: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html;
+#: formats/bedrock translates the fields passed here and refuses by name any other
+PARAMS = openai_params(
+    "Bedrock",
+    OPENAI_CHAT_FIELDS & CHAT_FIELDS,
+    passed_as="translated for",
+    dropped={"presence_penalty", "frequency_penalty", "seed", "logit_bias", "logprobs"}
+    | {"top_logprobs", "user", "safety_identifier", "metadata", "store", "service_tier"}
+    | {"parallel_tool_calls", "prediction", "reasoning_effort", "verbosity", "moderation"}
+    | {"prompt_cache_key", "prompt_cache_options", "prompt_cache_retention"},
+    rejected={"functions", "function_call", "modalities", "audio", "web_search_options"},
+    notes={
+        "max_tokens": "sent as inferenceConfig.maxTokens",
+        "max_completion_tokens": "sent as inferenceConfig.maxTokens (wins over max_tokens)",
+        "stop": "sent as inferenceConfig.stopSequences",
+        "n": "1 only; more is a 400 (one choice per answer)",
+        "response_format": "a forced tool whose input is the answer's JSON",
+        "parallel_tool_calls": "Converse has no switch for parallel tool calls",
+        "reasoning_effort": "Converse sets reasoning per model family, not by effort",
+        "prompt_cache_key": "Converse caches at cachePoint blocks, not by key",
+        "prompt_cache_options": "Converse caches at cachePoint blocks",
+        "prompt_cache_retention": "Converse caches at cachePoint blocks",
+        "metadata": "stored-completion metadata is OpenAI's",
+    },
+)
+#: InvokeModel bodies of the Titan and Cohere embedding models
+EMBEDDING_PARAMS = openai_params(
+    "Bedrock",
+    OPENAI_EMBEDDING_FIELDS & EMBEDDING_FIELDS,
+    passed_as="translated for",
+    dropped={"user"},
+    notes={"dimensions": "sent as the model's own dimensions field; a 400 where it has none"},
+)
 
 SPEC = ProviderSpec(
     id="bedrock",
@@ -107,6 +119,7 @@ SPEC = ProviderSpec(
     routes={CHAT: "", EMBEDDINGS: ""},
     format=FORMAT,
     params=PARAMS,
+    embedding_params=EMBEDDING_PARAMS,
     options=(
         ProviderOption("aws_region", default=DEFAULT_REGION, doc="AWS region of Bedrock"),
         ProviderOption("aws_access_key_id", required=True, doc="AWS access key id"),

@@ -12,7 +12,10 @@ from portkey.errors import (
     UpstreamTimeout,
 )
 from portkey.formats.cohere import COHERE_FORMAT
-from portkey.providers.base import CHAT, EMBEDDINGS, Json, ProviderSpec, drop
+from portkey.formats.cohere.models import MODELS_ROUTE
+from portkey.formats.cohere.request import CHAT_FIELDS, EMBED_FIELDS
+from portkey.providers._params import OPENAI_CHAT_FIELDS, OPENAI_EMBEDDING_FIELDS, openai_params
+from portkey.providers.base import CHAT, EMBEDDINGS, MODELS, Json, ProviderSpec
 
 #: Cohere's error statuses (https://docs.cohere.com/reference/errors): 498 is an invalid token
 AUTH_STATUSES = frozenset({401, 403, 498})
@@ -39,23 +42,48 @@ def classify_error(status: int, body: Json | None, retry_after: float | None) ->
     return UpstreamError(message, status=status)
 
 
+#: https://docs.cohere.com/v2/reference/chat and /v2/reference/embed; formats/cohere translates
+#: the fields passed here and refuses by name any other
+PARAMS = openai_params(
+    "Cohere",
+    OPENAI_CHAT_FIELDS & set(CHAT_FIELDS),
+    passed_as="translated for",
+    dropped={"logit_bias", "logprobs", "top_logprobs", "user", "safety_identifier", "store"}
+    | {"parallel_tool_calls", "metadata", "service_tier", "reasoning_effort", "prediction"}
+    | {"verbosity", "moderation", "prompt_cache_key", "prompt_cache_options"}
+    | {"prompt_cache_retention"},
+    rejected={"audio", "modalities", "functions", "function_call", "web_search_options"},
+    notes={
+        "max_completion_tokens": "sent as max_tokens (wins over max_tokens)",
+        "top_p": "sent as p",
+        "stop": "sent as stop_sequences",
+        "n": "1 only; more is a 400 (one choice per answer)",
+        "tool_choice": "auto, none or required; a named tool is a 400",
+        "response_format": "json_object, or json_schema as Cohere's schema",
+        "logprobs": "Cohere scores text spans, not tokens: not translated",
+        "top_logprobs": "Cohere returns no alternatives per token",
+        "reasoning_effort": "use Cohere's own 'thinking' field instead",
+    },
+)
+EMBEDDING_PARAMS = openai_params(
+    "Cohere",
+    OPENAI_EMBEDDING_FIELDS & set(EMBED_FIELDS),
+    passed_as="translated for",
+    dropped={"user"},
+    notes={
+        "dimensions": "sent as output_dimension",
+        "encoding_format": "sent as embedding_types",
+    },
+)
+
 SPEC = ProviderSpec(
     id="cohere",
     base_url="https://api.cohere.com",
-    routes={CHAT: "", EMBEDDINGS: ""},  # the format picks /v2/chat or /v2/embed
+    # the format picks /v2/chat or /v2/embed; the model list is /v1/models
+    routes={CHAT: "", EMBEDDINGS: "", MODELS: MODELS_ROUTE},
     format=COHERE_FORMAT,
-    # https://docs.cohere.com/v2/reference/chat: no logit bias, user ids or parallel-call switch
-    params={
-        "logit_bias": drop("Cohere does not support logit_bias"),
-        "logprobs": drop("not translated for Cohere"),
-        "top_logprobs": drop("not translated for Cohere"),
-        "user": drop("Cohere does not accept user"),
-        "parallel_tool_calls": drop("Cohere decides parallel tool calls itself"),
-        "store": drop("Cohere does not store completions"),
-        "metadata": drop("Cohere does not accept metadata"),
-        "service_tier": drop("Cohere has no service tiers"),
-        "reasoning_effort": drop("use Cohere's 'thinking' field instead"),
-    },
+    params=PARAMS,
+    embedding_params=EMBEDDING_PARAMS,
     classify_error=classify_error,
     docs="https://docs.cohere.com/v2/reference/chat",
 )

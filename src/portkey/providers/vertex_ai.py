@@ -24,9 +24,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from portkey.errors import AuthFailed
-from portkey.formats.gemini import PARAMS, VERTEX_FORMAT, classify_error
+from portkey.formats.gemini import EMBEDDING_PARAMS, PARAMS, VERTEX_FORMAT, classify_error
 from portkey.providers._token_cache import post_token_form
 from portkey.providers.base import CHAT, EMBEDDINGS, ProviderOption, ProviderSpec, SignRequest
+from portkey.providers.google import FAMILIES as GEMINI_FAMILIES
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -178,9 +179,13 @@ SPEC = ProviderSpec(
     auth=None,
     sign=TokenSource(),
     requires_api_key=False,
+    # no MODELS route: Vertex lists models only as Model Garden publisher models (v1beta1,
+    # outside the project path), not the per-project list this route would be
     routes={CHAT: "", EMBEDDINGS: ""},
     format=VERTEX_FORMAT,
     params=PARAMS,
+    embedding_params=EMBEDDING_PARAMS,
+    families=GEMINI_FAMILIES,
     options=(
         ProviderOption("vertex_project_id", required=True, doc="the Google Cloud project id"),
         ProviderOption("vertex_region", default="us-central1", doc="Vertex AI location"),

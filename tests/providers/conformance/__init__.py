@@ -47,6 +47,15 @@ CAPABILITIES = (
     "errors",
     "retry_after",
 )
+#: checks that need a runtime capability (portkey.providers.base); a spec that lists the
+#: capability in ``unsupported`` skips them (a check's own name there works too)
+NEEDS = {
+    "tools_round_trip": "tools",
+    "stream_tools": "tools",
+    "image_input": "vision",
+    "json_schema": "json_schema",
+    "stream_usage": "streamed_usage",
+}
 ERROR_KINDS = ("rate_limited", "auth", "context_length", "content_filter", "server")
 USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portkey.formats.anthropic.models import next_page, parse_models
 from portkey.formats.anthropic.request import build_request
 from portkey.formats.anthropic.response import classify_error, parse_response
 from portkey.formats.anthropic.stream import AnthropicStreamDecoder
@@ -18,6 +19,8 @@ ANTHROPIC_FORMAT = WireFormat(
     build_request=build_request,
     parse_response=parse_response,
     stream_decoder=stream_decoder,
+    parse_models=parse_models,
+    models_next_page=next_page,
 )
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portkey.formats.cohere.models import next_page, parse_models
 from portkey.formats.cohere.request import build_request
 from portkey.formats.cohere.response import parse_response
 from portkey.formats.cohere.stream import CohereStreamDecoder
@@ -18,6 +19,8 @@ COHERE_FORMAT = WireFormat(
     build_request=build_request,
     parse_response=parse_response,
     stream_decoder=stream_decoder,
+    parse_models=parse_models,
+    models_next_page=next_page,
 )
 
 __all__ = ["COHERE_FORMAT", "CohereStreamDecoder", "build_request", "parse_response"]
