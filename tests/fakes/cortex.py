@@ -1,9 +1,12 @@
-"""A fake Snowflake Cortex speaking the conformance contract on both of its chat APIs.
+"""A fake Snowflake Cortex: both chat APIs (the conformance contract) and the REST embed API.
 
 * ``/api/v2/cortex/v1/chat/completions``: the OpenAI-compatible API (the OpenAI fake's rules);
 * ``/api/v2/cortex/inference:complete``: the Cortex REST format (``content_list`` items,
   ``tool_spec`` tools, ``{"type": "json", "schema"}``), streaming by default, its SSE chunks
-  ending with the body (no end event), usage in the last chunk.
+  ending with the body (no end event), usage in the last chunk;
+* ``/api/v2/cortex/inference:embed``: ``{"model", "text": [...]}`` in, one vector per text out,
+  each wrapped in a list of one (``"embedding": [[...]]``), usage as ``total_tokens`` only.
+  Models have their documented sizes (``EMBED_DIMENSIONS``); another name is a 400.
 
 Both want ``Authorization: Bearer`` plus ``X-Snowflake-Authorization-Token-Type``; errors are
 Snowflake's ``{"message", "code", "request_id"}``. Every request is kept in ``app[REQUESTS]``
@@ -20,6 +23,7 @@ import orjson
 from aiohttp import web
 
 from tests.fakes.contract import (
+    FLAKY,
     FLAKY_STATE,
     TOOL_ARGS,
     TOOL_ARGS_JSON,
@@ -40,6 +44,17 @@ JSON = dict[str, Any]
 TOKEN_TYPES = frozenset({"PROGRAMMATIC_ACCESS_TOKEN", "KEYPAIR_JWT", "OAUTH"})
 CHAT_PATH = "/api/v2/cortex/v1/chat/completions"
 COMPLETE_PATH = "/api/v2/cortex/inference:complete"
+EMBED_PATH = "/api/v2/cortex/inference:embed"
+#: the embedding models of Cortex's REST embed API and their sizes (its model table)
+EMBED_DIMENSIONS = {
+    "snowflake-arctic-embed-m-v1.5": 768,
+    "snowflake-arctic-embed-m": 768,
+    "e5-base-v2": 768,
+    "snowflake-arctic-embed-l-v2.0": 1024,
+    "nv-embed-qa-4": 1024,
+    "multilingual-e5-large": 1024,
+    "voyage-multilingual-2": 1024,
+}
 TOOL_USE_ID = "tooluse_fake0001"
 
 
@@ -170,7 +185,7 @@ async def complete(request: web.Request) -> web.StreamResponse:
     if refused is not None:
         return refused
     if not isinstance(body, dict) or not body.get("model") or not body.get("messages"):
-        return web.json_response(_error("model and messages are required.", "399400"), 400)
+        return web.json_response(_error("model and messages are required.", "399400"), status=400)
     model = str(body["model"])
     failed = _failure(request, model)
     if failed is not None:
@@ -187,8 +202,50 @@ async def complete(request: web.Request) -> web.StreamResponse:
     return response
 
 
+# -- the REST embed API ------------------------------------------------------------------
+
+
+def embed_vector(text: str, size: int) -> list[float]:
+    """A vector that depends on the text; every value is exact in float32."""
+    return [float(len(text))] + [((i % 7) - 3) / 4 for i in range(size - 1)]
+
+
+def embed_tokens(texts: list[str]) -> int:
+    return sum(len(text.split()) + 2 for text in texts)
+
+
+async def embed(request: web.Request) -> web.Response:
+    body = await record(request)
+    refused = _refusal(request)
+    if refused is not None:
+        return refused
+    texts = body.get("text") if isinstance(body, dict) else None
+    if (
+        not isinstance(texts, list)
+        or not isinstance(body.get("model"), str)
+        or not texts
+        or not all(isinstance(text, str) for text in texts)
+    ):
+        message = "model and text (a non-empty list of strings) are required."
+        return web.json_response(_error(message, "399400"), status=400)
+    model = body["model"]
+    failed = _failure(request, model)
+    if failed is not None:
+        return failed
+    size = EMBED_DIMENSIONS.get(model, 768 if model == FLAKY else 0)
+    if not size:
+        return web.json_response(_error(f"unknown model '{model}'", "399400"), status=400)
+    data = [
+        {"object": "embedding", "index": i, "embedding": [embed_vector(text, size)]}
+        for i, text in enumerate(texts)
+    ]
+    usage = {"total_tokens": embed_tokens(texts)}
+    return web.json_response({"object": "list", "data": data, "model": model, "usage": usage})
+
+
 def make_app() -> web.Application:
     app = new_app()
     app.router.add_post(CHAT_PATH, chat_completions)
     app.router.add_post(COMPLETE_PATH, complete)
+    app.router.add_post(EMBED_PATH, embed)
     return app
