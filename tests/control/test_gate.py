@@ -260,3 +260,32 @@ def test_model_list_needs_a_key_and_shows_only_the_models_in_scope(
     eventually(refused)
     keyed = OpenAI(base_url=server.base_url, api_key=created.key, max_retries=0)
     assert [m.id for m in keyed.models.list()] == ["gpt-4o-mini"]
+
+
+def test_anthropic_ingress_takes_the_gateway_key_as_x_api_key(
+    control_gateway: Any, store: ControlStore
+) -> None:
+    import anthropic
+
+    server = control_gateway()
+    created = store.create_api_key(ApiKeyIn(name="claude-code"))
+    keys_required(server)
+    headers = {"x-portkey-virtual-key": "fake-openai"}
+    refused = anthropic.Anthropic(
+        base_url=server.url, api_key="sk-ant-wrong", max_retries=0, default_headers=headers
+    )
+    with pytest.raises(anthropic.AuthenticationError):
+        refused.messages.count_tokens(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(anthropic.AuthenticationError):
+        refused.messages.create(
+            model="gpt-4o", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        )
+    ok = anthropic.Anthropic(
+        base_url=server.url, api_key=created.key, max_retries=0, default_headers=headers
+    )
+    counted = ok.messages.count_tokens(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    assert counted.input_tokens > 0
+    message = ok.messages.create(
+        model="gpt-4o", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert message.content

@@ -20,6 +20,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from portkey.cli.demo_control import control_tour
 from portkey.devtools.fake_upstream import start_fake_upstream
 from portkey.server import create_app
 
@@ -39,12 +40,17 @@ async def run_demo(balanced_requests: int = 20) -> int:
     runner, upstream_port = await start_fake_upstream()
     os.environ["DEMO_UPSTREAM"] = f"http://127.0.0.1:{upstream_port}/v1"
     with TemporaryDirectory() as tmp:
+        # the demo's control plane lives in the temp dir: it leaves no key or database behind
+        os.environ["PORTKEY_DATA_DIR"] = tmp
+        os.environ.pop("PORTKEY_MASTER_KEY", None)
+        os.environ.pop("PORTKEY_DATABASE_URL", None)
         config = Path(tmp) / "portkey.yaml"
-        config.write_text(files("portkey.cli").joinpath("demo.yaml").read_text())
+        demo_yaml = files("portkey.cli").joinpath("demo.yaml").read_text()
+        config.write_text(demo_yaml + "store: {refresh_interval_s: 0.1}\n")
         port = _free_port()
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(str(config)),
+                "portkey.server:create_app",  # replaced below, once the temp config exists
                 host="127.0.0.1",
                 port=port,
                 log_level="warning",
@@ -52,6 +58,8 @@ async def run_demo(balanced_requests: int = 20) -> int:
                 lifespan="on",
             )
         )
+        app = create_app(str(config))
+        server.config.app = app
         serving = asyncio.ensure_future(server.serve())
         try:
             while not server.started:
@@ -62,6 +70,8 @@ async def run_demo(balanced_requests: int = 20) -> int:
             )
             async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
                 failures = await _tour(http, balanced_requests)
+                console.print()
+                failures += await control_tour(http, app.gateway.control.store, console)
         finally:
             server.should_exit = True
             await serving

@@ -103,6 +103,8 @@ async def messages(
 async def count_tokens(
     app: GatewayApp, call: Call, runtime: Runtime, body: dict[str, Any], send: Send
 ) -> None:
+    if app.control is not None:  # no router here: check the caller's key ourselves
+        app.control.gate.authenticate(call)
     translated = to_openai(body, require_max_tokens=False)
     leaf = native_counter(runtime, call)
     if leaf is None or app.transport is None:
