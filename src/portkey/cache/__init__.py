@@ -1,0 +1,1 @@
+"""Exact and semantic response caching: keys, entries, backends (memory, Redis), semantic index."""
