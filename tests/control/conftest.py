@@ -57,3 +57,17 @@ def redis_url() -> str:
             raise
         pytest.skip(f"Redis is not reachable: {exc}")
     return url
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
+    import redis
+
+    name = f"test:{secrets.token_hex(6)}:"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{name}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from portkey.config.models import LimitsSettings
@@ -40,18 +38,6 @@ def line(
 ) -> BudgetLine:
     start, end = window_of(period, NOW)
     return BudgetLine(budget_id, f"team {budget_id}, {period}", start, end, usd, tokens, alert_at)
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
-    name = f"test:{uuid.uuid4().hex[:12]}:"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{name}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 Make = Callable[..., BudgetLedger]

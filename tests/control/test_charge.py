@@ -6,14 +6,12 @@ import asyncio
 import logging
 import socket
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from portkey.config.models import LimitsSettings
@@ -46,18 +44,6 @@ class Backends:
 def budget(budget_id: str = "ml", usd: float | None = 1.0, tokens: int | None = None) -> BudgetLine:
     start, end = window_of("day", NOW)
     return BudgetLine(budget_id, f"team {budget_id}, day", start, end, usd, tokens, None)
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
-    name = f"test:{uuid.uuid4().hex[:12]}:"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{name}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 Make = Callable[[], Backends]
