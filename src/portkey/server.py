@@ -44,4 +44,7 @@ def create_app(config_path: str | None = None) -> Dispatcher:
     """Build the whole service from a config file (default: $PORTKEY_CONFIG, else built-ins)."""
     path = config_path or os.environ.get(CONFIG_ENV) or None
     holder = RuntimeHolder(Runtime.from_path(path), path)
-    return Dispatcher(GatewayApp(holder))
+    gateway = GatewayApp(holder)
+    from portkey.control.api.app import create_admin_app  # FastAPI: off the /v1 import path
+
+    return Dispatcher(gateway, {"/admin": create_admin_app(gateway)})

@@ -67,6 +67,12 @@ class LimitsSettings(Strict):
     timeout_ms: int = Field(default=250, gt=0)
 
 
+class AdminSettings(Strict):
+    """The admin API's key (``PORTKEY_ADMIN_KEY`` wins); without one, /admin is closed."""
+
+    api_key: str | None = Field(default=None, min_length=16, repr=False)
+
+
 class ProviderEntry(Target):
     """A named provider credential; ``virtual_key: <name>`` in a target refers to it."""
 
@@ -105,6 +111,7 @@ class PortkeyFile(Strict):
     default_config: str | None = None
     store: StoreSettings = StoreSettings()
     auth: AuthSettings = AuthSettings()
+    admin: AdminSettings = AdminSettings()
     limits: LimitsSettings = LimitsSettings()
     #: budgets and rate limits as code: `portkey config apply` makes the store match
     budgets: list[BudgetIn] = Field(default_factory=list)

@@ -12,6 +12,9 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 Scope = Literal["api_key", "virtual_key", "team"]
 LimitScope = Literal["api_key", "virtual_key", "model", "team"]
 Period = Literal["day", "month", "total"]
+#: bounds that fit both databases' 64-bit integers and doubles with room to add
+MAX_COUNT = 2**53
+MAX_USD = 1e12
 
 
 class Record(BaseModel):
@@ -87,7 +90,7 @@ class ApiKeyIn(Record):
     scopes: ApiKeyScopes = ApiKeyScopes()
     #: merged under the request's x-portkey-metadata (the request wins)
     metadata: dict[str, str] = Field(default_factory=dict)
-    expires_at: float | None = Field(default=None, description="epoch seconds")
+    expires_at: float | None = Field(default=None, ge=0, le=1e11, description="epoch seconds")
 
 
 class ApiKeyOut(Record):
@@ -110,8 +113,8 @@ class BudgetIn(Record):
     scope: Scope
     target: str = Field(min_length=1, max_length=128)
     period: Period = "month"
-    limit_usd: float | None = Field(default=None, gt=0)
-    limit_tokens: int | None = Field(default=None, gt=0)
+    limit_usd: float | None = Field(default=None, gt=0, le=MAX_USD)
+    limit_tokens: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     alert_at: float | None = Field(default=0.8, gt=0, le=1, description="soft alert, fraction")
 
     @model_validator(mode="after")
@@ -132,8 +135,8 @@ class BudgetOut(BudgetIn):
 class RateLimitIn(Record):
     scope: LimitScope
     target: str = Field(min_length=1, max_length=128)
-    rpm: int | None = Field(default=None, gt=0)
-    tpm: int | None = Field(default=None, gt=0)
+    rpm: int | None = Field(default=None, gt=0, le=MAX_COUNT)
+    tpm: int | None = Field(default=None, gt=0, le=MAX_COUNT)
 
     @model_validator(mode="after")
     def _has_a_limit(self) -> RateLimitIn:

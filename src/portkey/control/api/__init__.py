@@ -1,0 +1,1 @@
+"""The admin API (FastAPI), mounted at /admin by portkey.server."""
