@@ -1,4 +1,4 @@
-"""``portkey``: serve the gateway, run the offline demo, print and check the config schema."""
+"""``portkey``: serve, demo, config (schema, validate, plan, apply, export), control plane."""
 
 from __future__ import annotations
 
@@ -97,6 +97,23 @@ def _load(path: Path):  # type: ignore[no-untyped-def]
         for issue in exc.issues:
             err.print(f"  {issue}", markup=False, highlight=False)
         raise typer.Exit(2) from exc
+
+
+def _register_control_plane() -> None:
+    from portkey.cli import config_as_code, control
+
+    app.add_typer(control.keys_app, name="keys")
+    app.add_typer(control.vk_app, name="vk")
+    app.add_typer(control.budgets_app, name="budgets")
+    app.add_typer(control.limits_app, name="limits")
+    app.add_typer(config_as_code.admin_app, name="admin")
+    app.command("audit")(control.audit)
+    config_app.command("plan")(config_as_code.config_plan)
+    config_app.command("apply")(config_as_code.config_apply)
+    config_app.command("export")(config_as_code.config_export)
+
+
+_register_control_plane()
 
 
 def main() -> None:

@@ -397,13 +397,16 @@ class ControlStore:
 
     def list_budgets(self) -> list[BudgetOut]:
         with self.db.transaction() as tx:
-            rows = tx.query(
-                "SELECT b.id, b.scope, b.target, b.period, b.limit_usd, b.limit_tokens, "
-                "b.alert_at, b.created_at, u.window_start, u.spent_usd, u.spent_tokens "
-                "FROM budgets b LEFT JOIN budget_usage u ON u.budget_id = b.id "
-                "AND u.window_start = (SELECT MAX(window_start) FROM budget_usage "
-                "WHERE budget_id = b.id) ORDER BY b.created_at"
-            )
+            return self._budgets(tx)
+
+    def _budgets(self, tx: Tx) -> list[BudgetOut]:
+        rows = tx.query(
+            "SELECT b.id, b.scope, b.target, b.period, b.limit_usd, b.limit_tokens, "
+            "b.alert_at, b.created_at, u.window_start, u.spent_usd, u.spent_tokens "
+            "FROM budgets b LEFT JOIN budget_usage u ON u.budget_id = b.id "
+            "AND u.window_start = (SELECT MAX(window_start) FROM budget_usage "
+            "WHERE budget_id = b.id) ORDER BY b.created_at"
+        )
         return [
             BudgetOut(
                 id=r[0],
@@ -420,6 +423,22 @@ class ControlStore:
             )
             for r in rows
         ]
+
+    def update_budget(self, budget_id: str, spec: BudgetIn, actor: str = "admin") -> BudgetOut:
+        """Change a budget's limits in place (its spend so far is kept)."""
+        with self.db.transaction() as tx:
+            before = next((b for b in self._budgets(tx) if b.id == budget_id), None)
+            if before is None:
+                raise NotFound(f"no budget with id {budget_id!r}", param="id")
+            tx.execute(
+                "UPDATE budgets SET limit_usd = ?, limit_tokens = ?, alert_at = ? WHERE id = ?",
+                (spec.limit_usd, spec.limit_tokens, spec.alert_at, budget_id),
+            )
+            after = next(b for b in self._budgets(tx) if b.id == budget_id)
+            self._changed(
+                tx, actor, "update", "budget", budget_id, before.model_dump(), after.model_dump()
+            )
+        return after
 
     def delete_budget(self, budget_id: str, actor: str = "admin") -> None:
         self._delete("budgets", "budget", budget_id, actor)
@@ -486,13 +505,33 @@ class ControlStore:
 
     def list_rate_limits(self) -> list[RateLimitOut]:
         with self.db.transaction() as tx:
-            rows = tx.query(
-                "SELECT id, scope, target, rpm, tpm, created_at FROM rate_limits ORDER BY created_at"
-            )
+            return self._rate_limits(tx)
+
+    def _rate_limits(self, tx: Tx) -> list[RateLimitOut]:
+        rows = tx.query(
+            "SELECT id, scope, target, rpm, tpm, created_at FROM rate_limits ORDER BY created_at"
+        )
         return [
             RateLimitOut(id=r[0], scope=r[1], target=r[2], rpm=r[3], tpm=r[4], created_at=r[5])
             for r in rows
         ]
+
+    def update_rate_limit(
+        self, limit_id: str, spec: RateLimitIn, actor: str = "admin"
+    ) -> RateLimitOut:
+        with self.db.transaction() as tx:
+            before = next((r for r in self._rate_limits(tx) if r.id == limit_id), None)
+            if before is None:
+                raise NotFound(f"no rate limit with id {limit_id!r}", param="id")
+            tx.execute(
+                "UPDATE rate_limits SET rpm = ?, tpm = ? WHERE id = ?",
+                (spec.rpm, spec.tpm, limit_id),
+            )
+            after = next(r for r in self._rate_limits(tx) if r.id == limit_id)
+            self._changed(
+                tx, actor, "update", "rate_limit", limit_id, before.model_dump(), after.model_dump()
+            )
+        return after
 
     def delete_rate_limit(self, limit_id: str, actor: str = "admin") -> None:
         self._delete("rate_limits", "rate_limit", limit_id, actor)
