@@ -289,3 +289,40 @@ def test_anthropic_ingress_takes_the_gateway_key_as_x_api_key(
         model="gpt-4o", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
     )
     assert message.content
+
+
+def test_key_metadata_defaults_route_and_expired_keys_are_refused(
+    make_gateway: Callable[[str], GatewayServer],
+    store_url: str,
+    store: ControlStore,
+    fake: FakeUpstream,
+) -> None:
+    server = make_gateway(
+        f"store: {{url: '{store_url}', refresh_interval_s: 0.1}}\n"
+        "configs:\n  by-tier:\n"
+        f"    provider: openai\n    api_key: sk-x\n    custom_host: '{fake.base_url}'\n"
+        "    strategy:\n      mode: conditional\n"
+        "      conditions: [{query: {metadata.tier: {$eq: pro}}, then: pro}]\n"
+        "      default: free\n"
+        "    targets:\n"
+        "      - {name: pro, override_params: {model: gpt-4o}}\n"
+        "      - {name: free, override_params: {model: gpt-4o-mini}}\n"
+    )
+    pro = store.create_api_key(ApiKeyIn(name="pro-app", metadata={"tier": "pro"}))
+    old = store.create_api_key(ApiKeyIn(name="old", expires_at=time.time() - 1))
+    keys_required(server)
+    c = OpenAI(
+        base_url=server.base_url,
+        api_key=pro.key,
+        max_retries=0,
+        default_headers={"x-portkey-config": "by-tier"},
+    )
+    answer = c.chat.completions.create(model="any", messages=HI)
+    assert answer.model == "gpt-4o"  # the key's metadata routed it to the pro branch
+    overridden = c.chat.completions.create(
+        model="any", messages=HI, extra_headers={"x-portkey-metadata": '{"tier": "free"}'}
+    )
+    assert overridden.model == "gpt-4o-mini"  # the request's own metadata wins
+    with pytest.raises(openai.AuthenticationError) as info:
+        client(server, old.key).chat.completions.create(model="gpt-4o", messages=HI)
+    assert info.value.body["code"] == "expired"  # type: ignore[index]

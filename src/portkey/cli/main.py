@@ -100,13 +100,14 @@ def _load(path: Path):  # type: ignore[no-untyped-def]
 
 
 def _register_control_plane() -> None:
-    from portkey.cli import config_as_code, control
+    from portkey.cli import cache, config_as_code, control
 
     app.add_typer(control.keys_app, name="keys")
     app.add_typer(control.vk_app, name="vk")
     app.add_typer(control.budgets_app, name="budgets")
     app.add_typer(control.limits_app, name="limits")
     app.add_typer(config_as_code.admin_app, name="admin")
+    app.add_typer(cache.cache_app, name="cache")
     app.command("audit")(control.audit)
     config_app.command("plan")(config_as_code.config_plan)
     config_app.command("apply")(config_as_code.config_apply)

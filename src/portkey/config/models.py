@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from portkey.cache.settings import CacheSettings
 from portkey.config.routing import RoutingConfig, Strict, Target
 from portkey.control.models import BudgetIn, RateLimitIn
 
@@ -113,6 +114,8 @@ class PortkeyFile(Strict):
     auth: AuthSettings = AuthSettings()
     admin: AdminSettings = AdminSettings()
     limits: LimitsSettings = LimitsSettings()
+    #: where cached answers live; which requests cache is the config's ``cache`` option
+    cache: CacheSettings = CacheSettings()
     #: budgets and rate limits as code: `portkey config apply` makes the store match
     budgets: list[BudgetIn] = Field(default_factory=list)
     rate_limits: list[RateLimitIn] = Field(default_factory=list)

@@ -131,12 +131,20 @@ class Gate:
             raise AuthFailed("this API key has expired", param=API_KEY_HEADER, code="expired")
         return record
 
-    async def admit(self, call: Any, plan: Plan) -> None:
+    def identify(self, call: Any) -> None:
+        """Authenticate first thing (before the body or config is looked at): 401s early,
+        and the key is kept on the call for ``admit``."""
         key = self.authenticate(call)
+        if key is not None:
+            call.control = Admission(key=key)
+
+    async def admit(self, call: Any, plan: Plan) -> None:
+        known = call.control if isinstance(call.control, Admission) else None
+        key = known.key if known is not None else self.authenticate(call)
         snap = self.plane.snapshot
         if key is None and not snap.rate_limits and not snap.budgets:
             return
-        admission = Admission(key=key)
+        admission = known or Admission(key=key)
         call.control = admission
         if key is not None:
             self._authorize(key, call, plan.name)

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from portkey.cache import make_backend
+from portkey.cache.service import CacheService
 from portkey.errors import (
     GatewayError,
     InvalidRequest,
@@ -59,6 +61,7 @@ class GatewayApp:
         self.ready = False
         #: the control plane (portkey.control.service.ControlService), once started
         self.control: Any = None
+        self.cache: CacheService | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -91,8 +94,12 @@ class GatewayApp:
         from portkey.control.service import ControlService  # heavy: imported at startup only
 
         self.control = await ControlService.start(self.holder)
+        cache_settings = self.holder.current.file.cache
+        self.cache = CacheService(cache_settings, make_backend(cache_settings))
         self.transport = Transport(settings.upstream)
-        self.router = Router(self.transport, settings.unsupported_params, self.control.gate)
+        self.router = Router(
+            self.transport, settings.unsupported_params, self.control.gate, self.cache
+        )
         self.reloader = Reloader(self.holder, self._on_reload)
         self.reloader.start()
         self.ready = True
@@ -107,6 +114,8 @@ class GatewayApp:
             self.reloader.stop()
         if self.control is not None:
             await self.control.stop()
+        if self.cache is not None:
+            await self.cache.close()
         if self.transport is not None:
             await self.transport.close()
 
@@ -144,6 +153,8 @@ class GatewayApp:
                 raise GatewayError("gateway is not started", status=503)
             call.trace_id = call.headers.get("x-portkey-trace-id") or call.trace_id
             ingress.apply_headers(call, scope["headers"])
+            if self.control is not None:
+                self.control.gate.identify(call)
             raw = await read_body(scope, receive, runtime.file.server.max_body_bytes)
             ingress.parse_body(call, raw)
             plan = ingress.select_plan(runtime, call.headers)
@@ -203,17 +214,24 @@ class StreamResponse:
         await self._forward(answer)
 
     async def _forward(self, answer: Answer) -> None:
+        cache = self.router.cache
+        storing = cache is not None and not answer.cached and self.call.cache is not None
+        recorded: list[bytes] | None = [answer.body] if storing else None
         filt = UsageFilter(answer.strip_usage)
         await self.write(filt(answer.body))
         failure = None
         if not answer.done and answer.chunks is not None and answer.framer is not None:
             watchdog = Watchdog(answer.response, answer.leaf.idle_timeout_s)
-            failure = await pump(answer.chunks, answer.framer, watchdog, filt, self.write)
+            tap = recorded.append if recorded is not None else None
+            failure = await pump(answer.chunks, answer.framer, watchdog, filt, self.write, tap)
         if failure is not None and not self.call.disconnected:
             await self.write(error_event(failure))
         await self.end()
         if self.router.gate is not None:
-            self.router.gate.finish(self.call, answer.leaf, filt.usage)
+            self.router.gate.finish(self.call, None if answer.cached else answer.leaf, filt.usage)
+        complete = failure is None and not self.call.disconnected
+        if recorded is not None and cache is not None and complete:  # never a broken stream
+            cache.store(self.call, answer.leaf, b"".join(recorded))
 
     async def on_open(self, leaf: Leaf, response: UpstreamResponse) -> None:
         """Send the response headers; the router calls this once, for the answering target."""
@@ -270,12 +288,15 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
 
 def base_headers(call: Call) -> RawHeaders:
     overhead = (time.perf_counter() - call.started - call.upstream_s) * 1000
+    ticket = call.cache
     headers = [
         (b"x-portkey-trace-id", call.trace_id.encode("latin-1")),
         (b"x-portkey-retry-attempt-count", str(call.retries).encode()),
-        CACHE_DISABLED,
+        CACHE_DISABLED if ticket is None else (b"x-portkey-cache-status", ticket.status),
         (b"x-portkey-gateway-overhead-ms", f"{overhead:.3f}".encode()),
     ]
+    if ticket is not None and ticket.age is not None:
+        headers.append((b"x-portkey-cache-age", str(ticket.age).encode()))
     if call.warnings:
         headers.append(
             (b"x-portkey-warnings", "; ".join(call.warnings).encode("latin-1", "replace"))

@@ -69,6 +69,7 @@ class Call:
         "attempts",
         "bearer",
         "body",
+        "cache",
         "control",
         "disconnected",
         "forward_names",
@@ -109,6 +110,7 @@ class Call:
         self.upstream: Any = None  # the upstream response being streamed, for disconnects
         self.disconnected = False
         self.control: Any = None  # the control plane's Admission, when a gate admitted it
+        self.cache: Any = None  # the cache's Ticket, when the plan caches
 
     def facts(self) -> Mapping[str, Any]:
         """What conditional routing may look at."""

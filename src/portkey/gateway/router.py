@@ -15,10 +15,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from portkey.cache.response import CachedResponse
 from portkey.errors import (
     AllTargetsFailed,
     Attempt,
@@ -27,14 +28,17 @@ from portkey.errors import (
     UpstreamBadResponse,
     UpstreamTimeout,
 )
-from portkey.formats.sse_events import SSEFramer
+from portkey.formats.sse_events import SSEFramer, wants_usage
 from portkey.gateway.ingress import Call
-from portkey.gateway.plan import Group, Leaf, Node, Plan
+from portkey.gateway.plan import Group, Leaf, Node, Plan, leaves
 from portkey.gateway.prepare import Prepared, prepare
 from portkey.gateway.streaming import error_payload, first_event, is_done
 from portkey.gateway.streaming import read_first_block as read_first
 from portkey.providers.base import EMBEDDINGS, SignRequest, StreamDecoder
 from portkey.transport.http import Transport, UpstreamResponse
+
+if TYPE_CHECKING:
+    from portkey.cache.service import CacheService
 
 RETRY_AFTER_CAP = 60.0
 BACKOFF_BASE = 0.1
@@ -52,6 +56,8 @@ class Answer:
     chunks: AsyncIterator[bytes] | None = None
     framer: SSEFramer | None = None
     done: bool = False
+    #: served from the response cache (no upstream call, nothing to charge)
+    cached: bool = False
 
 
 #: called once a stream's upstream answered 200, before its first event is read
@@ -78,24 +84,48 @@ class Router:
         transport: Transport,
         unsupported_params: str = "warn",
         gate: Gatekeeper | None = None,
+        cache: CacheService | None = None,
     ) -> None:
         self.transport = transport
         self.policy = unsupported_params
         self.gate = gate
+        self.cache = cache
 
     async def run(self, plan: Plan, call: Call, on_open: OnStreamOpen | None = None) -> Answer:
+        """Admit (control plane), answer from the cache or the targets, settle, store."""
         gate = self.gate
-        if gate is None:
-            return await self._run(plan, call, on_open)
-        await gate.admit(call, plan)
+        if gate is not None:
+            await gate.admit(call, plan)
         try:
-            answer = await self._run(plan, call, on_open)
+            answer = None
+            if self.cache is not None:
+                answer = await self._from_cache(plan, call, on_open)
+            if answer is None:
+                answer = await self._run(plan, call, on_open)
         except BaseException:
-            gate.finish(call, None, None)
+            if gate is not None:
+                gate.finish(call, None, None)
             raise
-        if not call.stream and call.control is not None:
-            gate.finish(call, answer.leaf, usage_of(answer.body))
+        if not call.stream:
+            if gate is not None and call.control is not None:
+                gate.finish(call, None if answer.cached else answer.leaf, usage_of(answer.body))
+            if self.cache is not None and not answer.cached:
+                self.cache.store(call, answer.leaf, answer.body)
         return answer
+
+    async def _from_cache(
+        self, plan: Plan, call: Call, on_open: OnStreamOpen | None
+    ) -> Answer | None:
+        assert self.cache is not None
+        entry = await self.cache.lookup(call, plan)
+        if entry is None:
+            return None
+        leaf = leaves(plan.root)[0]
+        response = CachedResponse()
+        if call.stream and on_open is not None:
+            await on_open(leaf, response)
+        return Answer(leaf, response, entry.body, strip_usage=call.stream and not wants_usage(call.body),
+                      done=True, cached=True)  # fmt: skip
 
     async def _run(self, plan: Plan, call: Call, on_open: OnStreamOpen | None) -> Answer:
         outcome = await self._node(plan.root, call, on_open, False)

@@ -134,8 +134,12 @@ async def pump(
     watchdog: Watchdog,
     filt: UsageFilter,
     write: Write,
+    tap: Callable[[bytes], None] | None = None,
 ) -> GatewayError | None:
-    """Forward complete events until upstream ends. Returns why it ended badly, if it did."""
+    """Forward complete events until upstream ends. Returns why it ended badly, if it did.
+
+    ``tap`` sees every block as it came (before the usage filter): the cache records it.
+    """
     loop = asyncio.get_running_loop()
     done = False
     failure: GatewayError | None = None
@@ -146,6 +150,8 @@ async def pump(
             if not block or done:
                 continue
             done = is_done(block)
+            if tap is not None:
+                tap(block)
             if b'"error"' in block:
                 failure = _mid_stream_error(block) or failure
             await write(filt(block) if filt.strip or b'"usage":' in block else block)
@@ -153,6 +159,8 @@ async def pump(
             tail = framer.rest()
             if tail:
                 done = is_done(tail)
+                if tap is not None:
+                    tap(tail)
                 await write(tail)
     except GatewayError as exc:
         failure = exc

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from portkey.control.api import configs, keys, limits, virtual_keys
+from portkey.control.api import cache, configs, keys, limits, virtual_keys
 from portkey.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
 
 if TYPE_CHECKING:
@@ -69,6 +69,6 @@ def create_admin_app(gateway: GatewayApp) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(HTTPException, _http_error)
-    for module in (virtual_keys, keys, limits, configs):
+    for module in (virtual_keys, keys, limits, configs, cache):
         app.include_router(module.router, prefix=PREFIX)
     return app

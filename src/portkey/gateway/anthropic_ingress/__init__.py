@@ -65,6 +65,8 @@ async def handle(app: GatewayApp, scope: Scope, receive: Receive, send: Send) ->
         ingress.apply_headers(call, scope["headers"])
         if call.bearer is None:
             call.bearer = api_key_header(scope["headers"])
+        if app.control is not None:
+            app.control.gate.identify(call)
         raw = await read_body(scope, receive, runtime.file.server.max_body_bytes)
         body = ingress.json_object(raw, "request body", None)
         if scope["path"] == COUNT_TOKENS_PATH:
@@ -103,8 +105,6 @@ async def messages(
 async def count_tokens(
     app: GatewayApp, call: Call, runtime: Runtime, body: dict[str, Any], send: Send
 ) -> None:
-    if app.control is not None:  # no router here: check the caller's key ourselves
-        app.control.gate.authenticate(call)
     translated = to_openai(body, require_max_tokens=False)
     leaf = native_counter(runtime, call)
     if leaf is None or app.transport is None:

@@ -1,0 +1,5 @@
+"""Cache tests reuse the control tests' Redis fixture."""
+
+from tests.control.conftest import redis_url as redis_url
+
+__all__ = ["redis_url"]
