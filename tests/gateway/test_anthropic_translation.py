@@ -152,7 +152,7 @@ REQUESTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"messages": [{"role": "user", "content": "doc"}]},
     ),
     (
-        "assistant tool_use (thinking dropped), tool_result first, then the user's text",
+        "assistant tool_use (signed thinking kept), tool_result first, then the user's text",
         req(
             messages=[
                 {"role": "user", "content": "weather?"},
@@ -169,7 +169,14 @@ REQUESTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {
             "messages": [
                 {"role": "user", "content": "weather?"},
-                {"role": "assistant", "content": "Let me check.", "tool_calls": [TOOL_CALL]},
+                {
+                    "role": "assistant",
+                    "content": "Let me check.",
+                    "tool_calls": [TOOL_CALL],
+                    "thinking_blocks": [
+                        {"type": "thinking", "thinking": "hmm", "signature": "sig"}
+                    ],
+                },
                 {"role": "tool", "tool_call_id": "toolu_1", "content": "18C"},
                 {"role": "user", "content": "thanks"},
             ]

@@ -582,3 +582,58 @@ def test_classify_error(
         assert error.message == body["error"]["message"]
     if kind is RateLimited:
         assert error.retry_after == 2.0
+
+
+# -- extended thinking across a tool loop ---------------------------------------------------
+
+THOUGHT = {"type": "thinking", "thinking": "Weather needs a tool.", "signature": "EqQBCkYIARgCKkA"}
+REDACTED = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"}
+
+
+def test_thinking_blocks_come_back_with_their_signatures() -> None:
+    use = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
+    answer = parse_response(CHAT, message(THOUGHT, REDACTED, use, stop="tool_use"))
+    msg = answer["choices"][0]["message"]
+    assert msg["reasoning_content"] == "Weather needs a tool."
+    assert msg["thinking_blocks"] == [THOUGHT, REDACTED]
+
+
+def test_a_tool_loop_sends_the_thinking_blocks_back_first() -> None:
+    call = {
+        "id": "toolu_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    }
+    canonical = {
+        "model": "claude-sonnet-4-5",
+        "reasoning_effort": "low",
+        "max_tokens": 4096,
+        "messages": [
+            {"role": "user", "content": "Weather in Paris?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [call],
+                "thinking_blocks": [THOUGHT, REDACTED],
+            },
+            {"role": "tool", "tool_call_id": "toolu_1", "content": "18C, sunny"},
+        ],
+    }
+    _, wire = build_request(CHAT, canonical, {})
+    assistant = wire["messages"][1]["content"]
+    assert assistant[:2] == [THOUGHT, REDACTED]
+    assert assistant[2]["type"] == "tool_use"
+
+
+@pytest.mark.parametrize("bad", [["text"], [{"type": "thinking", "thinking": "x"}], {"a": 1}])
+def test_malformed_thinking_blocks_are_refused_by_name(bad: Any) -> None:
+    canonical = {
+        "model": "claude-sonnet-4-5",
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "x", "thinking_blocks": bad},
+        ],
+    }
+    with pytest.raises(InvalidRequest) as info:
+        build_request(CHAT, canonical, {})
+    assert (info.value.param or "").startswith("messages[1].thinking_blocks")

@@ -153,7 +153,7 @@ def test_tool_calls_are_numbered_by_block() -> None:
     assert calls[-1] == {"index": 1, "function": {"arguments": "{}"}}
 
 
-def test_thinking_stream_is_reasoning_content() -> None:
+def test_thinking_stream_is_reasoning_content_plus_blocks_to_send_back() -> None:
     thinking = [
         block(0, "thinking", thinking=""),
         delta(0, "thinking_delta", thinking="Let me"),
@@ -164,9 +164,12 @@ def test_thinking_stream_is_reasoning_content() -> None:
         block(2, "text", text="Hello"),
     ]
     events = decode(frames(START, *thinking, *end()))
-    assert deltas(events)[:3] == [
+    assert deltas(events)[:5] == [
         {"role": "assistant", "content": ""},
         {"reasoning_content": "Let me"},
+        # whole blocks, signature intact: what a tool loop sends back as thinking_blocks
+        {"thinking_blocks": [{"type": "thinking", "thinking": "Let me", "signature": "EqQB"}]},
+        {"thinking_blocks": [{"type": "redacted_thinking", "data": "Emw"}]},
         {"content": "Hello"},
     ]
 

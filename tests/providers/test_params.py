@@ -210,3 +210,23 @@ def test_embeddings_to_a_host_without_them_never_leave(
     with pytest.raises(BadRequestError):  # Groq has no embeddings API: a 404 spared
         _client(gateway, fake, "groq").embeddings.create(model="any", input="hi")
     assert len(fake.requests) == sent
+
+
+def test_thinking_blocks_never_reach_an_openai_shaped_host(
+    gateway: GatewayServer, fake: FakeUpstream
+) -> None:
+    raw = _client(gateway, fake, "openai").chat.completions.with_raw_response.create(
+        model="echo",
+        messages=[
+            {"role": "user", "content": "hi"},
+            {
+                "role": "assistant",
+                "content": "x",
+                "thinking_blocks": [{"type": "thinking", "thinking": "t", "signature": "s"}],
+            },  # type: ignore[list-item,misc]
+            {"role": "user", "content": "again"},
+        ],
+    )
+    sent = _sent(raw)
+    assert all("thinking_blocks" not in m for m in sent["messages"])  # type: ignore[attr-defined]
+    assert sent["messages"][1]["content"] == "x"  # type: ignore[index]

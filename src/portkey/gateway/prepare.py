@@ -61,6 +61,8 @@ def prepare(leaf: Leaf, call: Call, policy: str) -> Prepared:
         )
     if not leaf.spec.format.passthrough:
         return _translated(leaf, call, body if body is not None else call.body)
+    if b'"thinking_blocks"' in call.raw:  # cheap test first: rare, and only Anthropic's
+        body = without_thinking_blocks(body if body is not None else call.body)
     strip = False
     if call.stream and call.route in STREAMED_ROUTES and profile.stream_usage:
         source = body if body is not None else call.body
@@ -71,6 +73,21 @@ def prepare(leaf: Leaf, call: Call, policy: str) -> Prepared:
             strip = True
     raw = call.raw if body is None else orjson.dumps(body)
     return Prepared(url, headers_for(leaf, call), raw, strip)
+
+
+def without_thinking_blocks(body: dict[str, Any]) -> dict[str, Any]:
+    """Anthropic's signed thinking blocks, sent back in a tool loop, mean nothing to an
+    OpenAI-shaped host (and a strict one refuses unknown message fields): leave them out."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return body
+    cleaned = [
+        {k: v for k, v in m.items() if k != "thinking_blocks"}
+        if isinstance(m, dict) and "thinking_blocks" in m
+        else m
+        for m in messages
+    ]
+    return {**body, "messages": cleaned}
 
 
 def _translated(leaf: Leaf, call: Call, canonical: dict[str, Any]) -> Prepared:

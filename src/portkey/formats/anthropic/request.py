@@ -314,8 +314,42 @@ def document_block(file: Any, i: int) -> Json:
 
 
 def _assistant_blocks(message: Json, i: int) -> list[Json]:
-    blocks = text_blocks(message.get("content"), i)
+    blocks = thinking_blocks(message.get("thinking_blocks"), i)
+    blocks += text_blocks(message.get("content"), i)
     blocks.extend(tool_use(call, i) for call in tool_calls_of(message, i))
+    return blocks
+
+
+def thinking_blocks(given: Any, i: int) -> list[Json]:
+    """An assistant turn's ``thinking_blocks`` (as our answers carry them) back to Anthropic.
+
+    With extended thinking and tools, Anthropic wants the turn's thinking blocks, signatures
+    intact, ahead of its tool calls; anything else in this field is refused by name.
+    """
+    if given is None:
+        return []
+    where = f"messages[{i}].thinking_blocks"
+    if not isinstance(given, list):
+        raise invalid(f"'{where}' must be a list", where)
+    blocks: list[Json] = []
+    for k, block in enumerate(given):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if (
+            kind == "thinking"
+            and isinstance(block.get("thinking"), str)
+            and isinstance(block.get("signature"), str)
+        ):
+            blocks.append(
+                {"type": "thinking", "thinking": block["thinking"], "signature": block["signature"]}
+            )
+        elif kind == "redacted_thinking" and isinstance(block.get("data"), str):
+            blocks.append({"type": "redacted_thinking", "data": block["data"]})
+        else:
+            raise invalid(
+                f"'{where}[{k}]' must be a thinking block (thinking, signature) or a "
+                "redacted_thinking block (data)",
+                f"{where}[{k}]",
+            )
     return blocks
 
 

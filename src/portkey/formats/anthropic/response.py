@@ -118,6 +118,7 @@ def assistant_message(content: list[Any]) -> Json:
     """The OpenAI assistant message of an answer's content blocks."""
     texts: list[str] = []
     thoughts: list[str] = []
+    kept: list[Json] = []  # thinking blocks as Anthropic wants them back (signatures intact)
     calls: list[Json] = []
     json_text: str | None = None
     for block in content:
@@ -126,6 +127,15 @@ def assistant_message(content: list[Any]) -> Json:
             texts.append(block["text"])
         elif kind == "thinking":
             thoughts.append(block["thinking"])
+            kept.append(
+                {
+                    "type": "thinking",
+                    "thinking": block["thinking"],
+                    "signature": block.get("signature") or "",
+                }
+            )
+        elif kind == "redacted_thinking":
+            kept.append({"type": "redacted_thinking", "data": block.get("data") or ""})
         elif kind == "tool_use" and is_json_tool(block["name"]):
             json_text = orjson.dumps(block["input"]).decode()
         elif kind == "tool_use":
@@ -137,6 +147,8 @@ def assistant_message(content: list[Any]) -> Json:
         message["content"] = "".join(texts)
     if thoughts:
         message["reasoning_content"] = "".join(thoughts)
+    if kept:
+        message["thinking_blocks"] = kept
     if calls:
         message["tool_calls"] = calls
     return message

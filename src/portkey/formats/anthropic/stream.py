@@ -64,6 +64,7 @@ class AnthropicStreamDecoder:
         self._usage: Json = {}  # native usage: message_start's, updated by message_delta's
         self._tools: dict[Any, int] = {}  # content block index -> OpenAI tool_calls index
         self._json_blocks: set[Any] = set()  # blocks of the forced JSON tool
+        self._thinking: dict[Any, str] = {}  # thinking text so far, by block index
         self._started = False  # role chunk made
         self._emitted = False  # bytes returned by an earlier feed
         self._finished = False  # finish chunk written
@@ -145,8 +146,13 @@ class AnthropicStreamDecoder:
         kind = block["type"]
         if kind == "text" and block.get("text"):
             self._emit({"content": block["text"]}, out)
-        elif kind == "thinking" and block.get("thinking"):
-            self._emit({"reasoning_content": block["thinking"]}, out)
+        elif kind == "thinking":
+            self._thinking[index] = block.get("thinking") or ""
+            if block.get("thinking"):
+                self._emit({"reasoning_content": block["thinking"]}, out)
+        elif kind == "redacted_thinking":
+            kept = {"type": "redacted_thinking", "data": block.get("data") or ""}
+            self._emit({"thinking_blocks": [kept]}, out)
         elif kind == "tool_use" and is_json_tool(block["name"]):
             self._json_blocks.add(index)
         elif kind == "tool_use":
@@ -167,7 +173,15 @@ class AnthropicStreamDecoder:
         if kind == "text_delta" and delta["text"]:
             self._emit({"content": delta["text"]}, out)
         elif kind == "thinking_delta" and delta["thinking"]:
+            self._thinking[index] = self._thinking.get(index, "") + delta["thinking"]
             self._emit({"reasoning_content": delta["thinking"]}, out)
+        elif kind == "signature_delta":  # the block is whole: hand it over, signature and all
+            kept = {
+                "type": "thinking",
+                "thinking": self._thinking.pop(index, ""),
+                "signature": delta.get("signature") or "",
+            }
+            self._emit({"thinking_blocks": [kept]}, out)
         elif kind == "input_json_delta" and delta["partial_json"]:
             part = delta["partial_json"]
             if index in self._json_blocks:
@@ -177,7 +191,7 @@ class AnthropicStreamDecoder:
                 self._emit({"tool_calls": [call]}, out)
             else:
                 raise UpstreamBadResponse("Anthropic streamed tool input for a block never started")
-        # signature_delta, citations_delta and later delta types have no OpenAI chat field
+        # citations_delta and later delta types have no OpenAI chat field
 
     def _message_delta(self, event: Json, out: list[bytes]) -> None:
         if isinstance(event.get("usage"), dict):

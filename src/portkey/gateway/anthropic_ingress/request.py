@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from portkey.errors import InvalidRequest
-from portkey.gateway.anthropic_ingress.response import EXTRA_MARK
+from portkey.gateway.anthropic_ingress.response import EXTRA_MARK, signed_thinking
 
 Json = dict[str, Any]
 NUMBER = (int, float)
@@ -332,6 +332,7 @@ def _tool_result(block: Json, loc: str) -> tuple[Json, list[Json]]:
 def _assistant(blocks: list[tuple[str, Json]], where: str) -> Json:
     texts: list[str] = []
     calls: list[Json] = []
+    thinking: list[Json] = []
     for loc, block in blocks:
         kind = block["type"]
         if kind == "text":
@@ -339,7 +340,8 @@ def _assistant(blocks: list[tuple[str, Json]], where: str) -> Json:
         elif kind == "tool_use":
             calls.append(_tool_call(block, loc))
         elif kind in ("thinking", "redacted_thinking"):
-            continue  # the model's own reasoning: no OpenAI request field carries it back
+            # kept (signature and all) for an Anthropic target; other targets never see them
+            thinking.extend(signed_thinking([block]))
         else:
             raise InvalidRequest(
                 f"{loc}: content block type {kind!r} cannot be translated for other providers",
@@ -348,6 +350,8 @@ def _assistant(blocks: list[tuple[str, Json]], where: str) -> Json:
     message: Json = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
         message["tool_calls"] = calls
+    if thinking:
+        message["thinking_blocks"] = thinking
     return message
 
 

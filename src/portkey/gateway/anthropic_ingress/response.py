@@ -65,7 +65,7 @@ def to_message(answer: Json, *, model: str = "", stop_sequences: tuple[str, ...]
     choices = answer.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices else {}
     message = choice.get("message") or {}
-    content: list[Json] = []
+    content: list[Json] = signed_thinking(message.get("thinking_blocks"))
     text = _text(message.get("content")) or _text(message.get("refusal"))
     if text:
         content.append({"type": "text", "text": text})
@@ -85,6 +85,29 @@ def to_message(answer: Json, *, model: str = "", stop_sequences: tuple[str, ...]
         "stop_sequence": sequence,
         "usage": usage(answer.get("usage")),
     }
+
+
+def signed_thinking(blocks: Any) -> list[Json]:
+    """Thinking blocks that carry Anthropic's signature (or redacted data), as they came.
+
+    Reasoning text of other providers has no signature Anthropic would accept back, so it
+    is not turned into thinking blocks.
+    """
+    kept: list[Json] = []
+    for block in blocks if isinstance(blocks, list) else ():
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "thinking" and block.get("signature"):
+            kept.append(
+                {
+                    "type": "thinking",
+                    "thinking": str(block.get("thinking") or ""),
+                    "signature": str(block["signature"]),
+                }
+            )
+        elif block.get("type") == "redacted_thinking" and block.get("data"):
+            kept.append({"type": "redacted_thinking", "data": str(block["data"])})
+    return kept
 
 
 def _text(value: Any) -> str:

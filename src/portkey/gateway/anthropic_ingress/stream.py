@@ -124,6 +124,11 @@ class AnthropicStream:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
+            reasoning = delta.get("reasoning_content")
+            if isinstance(reasoning, str) and reasoning:
+                out.append(self._thinking(reasoning))
+            if delta.get("thinking_blocks"):
+                out.append(self._signed(delta["thinking_blocks"]))
             text = delta.get("content")
             if isinstance(text, str) and text:
                 out.append(self._text(text))
@@ -141,6 +146,28 @@ class AnthropicStream:
             out = self._close() + self._begin({"type": "text", "text": ""}, "text")
         delta = {"type": "text_delta", "text": text}
         return out + sse({"type": "content_block_delta", "index": self.index, "delta": delta})
+
+    def _thinking(self, text: str) -> bytes:
+        out = b""
+        if self._open != "thinking":
+            block = {"type": "thinking", "thinking": "", "signature": ""}
+            out = self._close() + self._begin(block, "thinking")
+        delta = {"type": "thinking_delta", "thinking": text}
+        return out + sse({"type": "content_block_delta", "index": self.index, "delta": delta})
+
+    def _signed(self, blocks: Any) -> bytes:
+        """A whole signed thinking block closes the open one; redacted ones come whole."""
+        out = b""
+        for block in response.signed_thinking(blocks):
+            if block["type"] == "thinking":
+                if self._open != "thinking":  # the text never streamed: send it now
+                    out += self._thinking(block["thinking"])
+                delta = {"type": "signature_delta", "signature": block["signature"]}
+                out += sse({"type": "content_block_delta", "index": self.index, "delta": delta})
+                out += self._close()
+            else:
+                out += self._close() + self._begin(block, "redacted") + self._close()
+        return out
 
     def _tool(self, call: Json) -> bytes:
         position = call.get("index", 0)
