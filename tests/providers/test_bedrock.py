@@ -854,3 +854,41 @@ def test_streams_that_still_complete(
     )
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text == "sys=-;turns=1;last=hi"
+
+
+class _Headers:
+    """The one thing the router's classifier reads from an upstream response: its headers."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = {k.lower(): v for k, v in headers.items()}
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "expected", "http"),
+    [
+        (400, "ServiceQuotaExceededException", "rate_limit_error", 429),
+        (429, "ThrottlingException", "rate_limit_error", 429),
+        (408, "ModelTimeoutException", "upstream_timeout", 408),
+        (403, "AccessDeniedException", "authentication_error", 403),
+        (400, "ValidationException", "upstream_error", 400),
+    ],
+)
+def test_the_x_amzn_error_type_header_names_the_error(
+    status: int, error_type: str, expected: str, http: int
+) -> None:
+    from types import SimpleNamespace
+
+    from portkey.gateway.router import classify
+
+    response = _Headers({"x-amzn-ErrorType": f"{error_type}:http://internal.amazon.com/coral/"})
+    error = classify(
+        SimpleNamespace(spec=SPEC),  # type: ignore[arg-type]
+        status,
+        b'{"message": "something went wrong"}',
+        response,  # type: ignore[arg-type]
+    )
+    assert (error.type, error.http_status) == (expected, http)
+    assert error.code == error_type or expected == "upstream_timeout"

@@ -389,6 +389,10 @@ def classify(leaf: Leaf, status: int, body: bytes, response: UpstreamResponse) -
     except orjson.JSONDecodeError:
         parsed = None
     retry_after = retry_after_seconds(response)
+    named = leaf.spec.error_type_header
+    kind = response.header(named) if named else None
+    if kind:  # e.g. Bedrock's x-amzn-ErrorType: the classifier reads it as the body's __type
+        parsed = {**(parsed if isinstance(parsed, dict) else {}), "__type": kind}
     error = leaf.spec.classify_error(
         status, parsed if isinstance(parsed, dict) else None, retry_after
     )

@@ -290,6 +290,9 @@ class ProviderSpec:
     #: models that differ from the defaults above; the first family a model matches wins
     families: tuple[ModelFamily, ...] = ()
     classify_error: Callable[[int, Json | None, float | None], GatewayError] = classify_openai_error
+    #: a response header naming the error's class (Bedrock: ``x-amzn-ErrorType``); when the
+    #: upstream sends it, ``classify_error`` finds its value in the body's ``__type``
+    error_type_header: str | None = None
     docs: str = ""
 
     _profiles: dict[str, ModelProfile] = field(

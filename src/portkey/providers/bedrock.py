@@ -128,5 +128,6 @@ SPEC = ProviderSpec(
     ),
     build_url=build_url,
     classify_error=classify_error,
+    error_type_header="x-amzn-ErrorType",
     docs="https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html",
 )

@@ -72,6 +72,10 @@ CREDENTIAL_ERRORS = frozenset(
 )
 
 
+#: exceptions that mean "a limit was hit", whatever the status they come with
+QUOTA_ERRORS = frozenset({"ThrottlingException", "ServiceQuotaExceededException"})
+
+
 def new_id() -> str:
     return "chatcmpl-" + secrets.token_hex(12)
 
@@ -175,9 +179,14 @@ def _message(status: int, body: Json | None) -> tuple[str, str | None]:
 
 
 def classify_error(status: int, body: Json | None, retry_after: float | None) -> GatewayError:
-    """Bedrock's ``{"message": ...}`` errors; the exception name travels in a header we do not
-    see here, so the status (one per exception, see the API reference) decides."""
+    """Bedrock's ``{"message": ...}`` errors. The exception name comes in the
+    ``x-amzn-ErrorType`` header (the router hands it over as ``__type``); without it, the
+    status (one per exception, see the API reference) decides."""
     message, name = _message(status, body)
+    if name in QUOTA_ERRORS:  # a 400 on the wire, but a limit: fallbacks on 429 should move on
+        return RateLimited(message, retry_after=retry_after, status=429, code=name)
+    if name == "ModelTimeoutException":
+        return UpstreamTimeout(message, status=408)
     if status == 429:  # ThrottlingException, ModelNotReadyException
         return RateLimited(message, retry_after=retry_after, status=429, code=name)
     lowered = message.lower()
