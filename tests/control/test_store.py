@@ -23,7 +23,8 @@ from portkey.control.models import (
     VirtualKeyIn,
     VirtualKeyUpdate,
 )
-from portkey.control.store import ControlStore, hash_api_key
+from portkey.control.store import ControlStore
+from portkey.control.store_keys import hash_api_key
 from portkey.errors import Conflict, NotFound
 from portkey.store.db import open_database
 from portkey.store.migrations import available, current_version

@@ -31,7 +31,7 @@ from portkey.control.counters import (
 from portkey.control.models import BudgetOut
 from portkey.control.plane import ControlPlane
 from portkey.control.snapshot import Snapshot
-from portkey.control.store import API_KEY_PREFIX, ApiKeyRecord
+from portkey.control.store_keys import API_KEY_PREFIX, ApiKeyRecord
 from portkey.control.usage import UsageMeter
 from portkey.errors import AuthFailed, PermissionDenied, RateLimited
 from portkey.gateway.compiler import static_headers

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portkey.control.models import BudgetOut, RateLimitOut
-from portkey.control.store import ApiKeyRecord, ControlStore, Credential
+from portkey.control.store import ControlStore, Credential
+from portkey.control.store_keys import ApiKeyRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,6 @@ feeds the in-memory runtime.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,45 +16,25 @@ import orjson
 
 from portkey.control.crypto import Keyring, MasterKeyError, mask
 from portkey.control.models import (
-    ApiKeyCreated,
-    ApiKeyIn,
-    ApiKeyOut,
-    ApiKeyScopes,
     AuditEntry,
-    BudgetIn,
-    BudgetOut,
-    KeyUsage,
-    RateLimitIn,
-    RateLimitOut,
     Rotation,
     StoredConfig,
     VirtualKeyIn,
     VirtualKeyOut,
     VirtualKeyUpdate,
 )
+from portkey.control.store_base import _json
+from portkey.control.store_keys import ApiKeyStore
+from portkey.control.store_limits import LimitStore
 from portkey.errors import NotFound
-from portkey.store.db import Database, Tx
+from portkey.store.db import Tx
 from portkey.store.migrations import migrate
 
-API_KEY_PREFIX = "pk-"
 MASTER_CHECK = "master_key_check"
 VK_COLUMNS = (
     "name, provider, secret, previous_secret, secret_hint, options, models, team, "
     "created_at, updated_at"
 )
-
-
-def hash_api_key(key: str) -> str:
-    """API keys are 190 random bits: a plain SHA-256 is enough (no password stretching)."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def _new_id() -> str:
-    return f"{time.time_ns():020d}-{secrets.token_hex(4)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +51,8 @@ class Credential:
     team: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ApiKeyRecord:
-    id: str
-    name: str
-    key_hash: str
-    team: str | None
-    scopes: ApiKeyScopes
-    metadata: dict[str, str]
-    expires_at: float | None
-    revoked_at: float | None
-
-
-class ControlStore:
-    def __init__(self, db: Database, keyring: Keyring) -> None:
-        self.db = db
-        self.keyring = keyring
+class ControlStore(ApiKeyStore, LimitStore):
+    """The whole store: virtual keys, configs and audit here; keys and limits in mixins."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -113,32 +77,6 @@ class ControlStore:
     def revision(self) -> int:
         with self.db.transaction() as tx:
             return int(tx.query("SELECT revision FROM portkey_revision WHERE id = 1")[0][0])
-
-    def _changed(
-        self,
-        tx: Tx,
-        actor: str,
-        action: str,
-        kind: str,
-        name: str,
-        before: Any = None,
-        after: Any = None,
-    ) -> None:
-        tx.execute("UPDATE portkey_revision SET revision = revision + 1 WHERE id = 1")
-        tx.execute(
-            "INSERT INTO audit_log (id, at, actor, action, kind, name, before, after) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                _new_id(),
-                time.time(),
-                actor,
-                action,
-                kind,
-                name,
-                None if before is None else _json(before),
-                None if after is None else _json(after),
-            ),
-        )
 
     # -- virtual keys ----------------------------------------------------------------------
 
@@ -295,253 +233,6 @@ class ControlStore:
         self.keyring = new
         return count
 
-    # -- API keys --------------------------------------------------------------------------
-
-    def create_api_key(self, spec: ApiKeyIn, actor: str = "admin") -> ApiKeyCreated:
-        key_id = secrets.token_hex(4)
-        key = f"{API_KEY_PREFIX}{key_id}-{secrets.token_urlsafe(24)}"
-        now = time.time()
-        with self.db.transaction() as tx:
-            tx.execute(
-                "INSERT INTO api_keys (id, name, key_hash, last4, team, scopes, metadata, "
-                "expires_at, revoked_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key_id,
-                    spec.name,
-                    hash_api_key(key),
-                    key[-4:],
-                    spec.team,
-                    _json(spec.scopes.model_dump()),
-                    _json(spec.metadata),
-                    spec.expires_at,
-                    None,
-                    now,
-                ),
-            )
-            out = self._api_key_out(tx, key_id)
-            self._changed(tx, actor, "create", "api_key", spec.name, None, out.model_dump())
-        return ApiKeyCreated(**out.model_dump(), key=key)
-
-    def _api_key_rows(self, tx: Tx, where: str = "", params: tuple[Any, ...] = ()) -> list[Any]:
-        return tx.query(
-            "SELECT id, name, key_hash, last4, team, scopes, metadata, expires_at, revoked_at, "
-            f"created_at FROM api_keys {where} ORDER BY created_at",
-            params,
-        )
-
-    def _api_key_out(self, tx: Tx, ref: str) -> ApiKeyOut:
-        rows = self._api_key_rows(tx, "WHERE id = ? OR name = ?", (ref, ref))
-        if not rows:
-            raise NotFound(f"no API key with id or name {ref!r}", param="id")
-        return _api_key_out(rows[0])
-
-    def get_api_key(self, ref: str) -> ApiKeyOut:
-        with self.db.transaction() as tx:
-            return self._api_key_out(tx, ref)
-
-    def list_api_keys(self) -> list[ApiKeyOut]:
-        with self.db.transaction() as tx:
-            return [_api_key_out(row) for row in self._api_key_rows(tx)]
-
-    def revoke_api_key(self, ref: str, actor: str = "admin") -> ApiKeyOut:
-        with self.db.transaction() as tx:
-            before = self._api_key_out(tx, ref)
-            tx.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                (time.time(), before.id),
-            )
-            after = self._api_key_out(tx, before.id)
-            self._changed(
-                tx, actor, "revoke", "api_key", before.name, before.model_dump(), after.model_dump()
-            )
-        return after
-
-    def api_key_records(self) -> list[ApiKeyRecord]:
-        with self.db.transaction() as tx:
-            rows = self._api_key_rows(tx)
-        return [
-            ApiKeyRecord(
-                id=r[0],
-                name=r[1],
-                key_hash=r[2],
-                team=r[4],
-                scopes=ApiKeyScopes.model_validate(orjson.loads(r[5])),
-                metadata=orjson.loads(r[6]),
-                expires_at=r[7],
-                revoked_at=r[8],
-            )
-            for r in rows
-        ]
-
-    # -- budgets and rate limits -----------------------------------------------------------
-
-    def create_budget(self, spec: BudgetIn, actor: str = "admin") -> BudgetOut:
-        out = BudgetOut(**spec.model_dump(), id=_new_id(), created_at=time.time())
-        with self.db.transaction() as tx:
-            tx.execute(
-                "INSERT INTO budgets (id, scope, target, period, limit_usd, limit_tokens, "
-                "alert_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    out.id,
-                    out.scope,
-                    out.target,
-                    out.period,
-                    out.limit_usd,
-                    out.limit_tokens,
-                    out.alert_at,
-                    out.created_at,
-                ),
-            )
-            self._changed(tx, actor, "create", "budget", out.id, None, out.model_dump())
-        return out
-
-    def list_budgets(self) -> list[BudgetOut]:
-        with self.db.transaction() as tx:
-            return self._budgets(tx)
-
-    def _budgets(self, tx: Tx) -> list[BudgetOut]:
-        rows = tx.query(
-            "SELECT b.id, b.scope, b.target, b.period, b.limit_usd, b.limit_tokens, "
-            "b.alert_at, b.created_at, u.window_start, u.spent_usd, u.spent_tokens "
-            "FROM budgets b LEFT JOIN budget_usage u ON u.budget_id = b.id "
-            "AND u.window_start = (SELECT MAX(window_start) FROM budget_usage "
-            "WHERE budget_id = b.id) ORDER BY b.created_at"
-        )
-        return [
-            BudgetOut(
-                id=r[0],
-                scope=r[1],
-                target=r[2],
-                period=r[3],
-                limit_usd=r[4],
-                limit_tokens=r[5],
-                alert_at=r[6],
-                created_at=r[7],
-                window_start=r[8] or 0.0,
-                spent_usd=r[9] or 0.0,
-                spent_tokens=r[10] or 0,
-            )
-            for r in rows
-        ]
-
-    def update_budget(self, budget_id: str, spec: BudgetIn, actor: str = "admin") -> BudgetOut:
-        """Change a budget's limits in place (its spend so far is kept)."""
-        with self.db.transaction() as tx:
-            before = next((b for b in self._budgets(tx) if b.id == budget_id), None)
-            if before is None:
-                raise NotFound(f"no budget with id {budget_id!r}", param="id")
-            tx.execute(
-                "UPDATE budgets SET limit_usd = ?, limit_tokens = ?, alert_at = ? WHERE id = ?",
-                (spec.limit_usd, spec.limit_tokens, spec.alert_at, budget_id),
-            )
-            after = next(b for b in self._budgets(tx) if b.id == budget_id)
-            self._changed(
-                tx, actor, "update", "budget", budget_id, before.model_dump(), after.model_dump()
-            )
-        return after
-
-    def delete_budget(self, budget_id: str, actor: str = "admin") -> None:
-        self._delete("budgets", "budget", budget_id, actor)
-
-    def add_budget_usage(self, usage: list[tuple[str, float, float, int]]) -> None:
-        """Add (budget id, window start, usd, tokens) to the persisted spend (not audited)."""
-        with self.db.transaction() as tx:
-            for budget_id, window, usd, tokens in usage:
-                tx.execute(
-                    "INSERT INTO budget_usage (budget_id, window_start, spent_usd, spent_tokens) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (budget_id, window_start) DO UPDATE SET "
-                    "spent_usd = budget_usage.spent_usd + excluded.spent_usd, "
-                    "spent_tokens = budget_usage.spent_tokens + excluded.spent_tokens",
-                    (budget_id, window, usd, tokens),
-                )
-
-    def add_key_usage(self, usage: list[tuple[str, str, int, int, float]]) -> None:
-        """Add (API key id, UTC day, requests, tokens, usd) to the usage table (not audited)."""
-        with self.db.transaction() as tx:
-            for key_id, day, requests, tokens, usd in usage:
-                tx.execute(
-                    "INSERT INTO api_key_usage (api_key_id, day, requests, tokens, cost_usd) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (api_key_id, day) DO UPDATE SET "
-                    "requests = api_key_usage.requests + excluded.requests, "
-                    "tokens = api_key_usage.tokens + excluded.tokens, "
-                    "cost_usd = api_key_usage.cost_usd + excluded.cost_usd",
-                    (key_id, day, requests, tokens, usd),
-                )
-
-    def key_usage(self, key_id: str | None = None, since_day: str | None = None) -> list[KeyUsage]:
-        """Usage per key and day, newest day first; ``since_day`` is ``YYYY-MM-DD``."""
-        clauses, params = [], []
-        if key_id is not None:
-            clauses.append("u.api_key_id = ?")
-            params.append(key_id)
-        if since_day is not None:
-            clauses.append("u.day >= ?")
-            params.append(since_day)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        with self.db.transaction() as tx:
-            rows = tx.query(
-                "SELECT u.api_key_id, k.name, u.day, u.requests, u.tokens, u.cost_usd "
-                "FROM api_key_usage u LEFT JOIN api_keys k ON k.id = u.api_key_id "
-                f"{where} ORDER BY u.day DESC, u.api_key_id",
-                tuple(params),
-            )
-        return [
-            KeyUsage(
-                api_key_id=r[0], name=r[1], day=r[2], requests=r[3], tokens=r[4], cost_usd=r[5]
-            )
-            for r in rows
-        ]
-
-    def create_rate_limit(self, spec: RateLimitIn, actor: str = "admin") -> RateLimitOut:
-        out = RateLimitOut(**spec.model_dump(), id=_new_id(), created_at=time.time())
-        with self.db.transaction() as tx:
-            tx.execute(
-                "INSERT INTO rate_limits (id, scope, target, rpm, tpm, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (out.id, out.scope, out.target, out.rpm, out.tpm, out.created_at),
-            )
-            self._changed(tx, actor, "create", "rate_limit", out.id, None, out.model_dump())
-        return out
-
-    def list_rate_limits(self) -> list[RateLimitOut]:
-        with self.db.transaction() as tx:
-            return self._rate_limits(tx)
-
-    def _rate_limits(self, tx: Tx) -> list[RateLimitOut]:
-        rows = tx.query(
-            "SELECT id, scope, target, rpm, tpm, created_at FROM rate_limits ORDER BY created_at"
-        )
-        return [
-            RateLimitOut(id=r[0], scope=r[1], target=r[2], rpm=r[3], tpm=r[4], created_at=r[5])
-            for r in rows
-        ]
-
-    def update_rate_limit(
-        self, limit_id: str, spec: RateLimitIn, actor: str = "admin"
-    ) -> RateLimitOut:
-        with self.db.transaction() as tx:
-            before = next((r for r in self._rate_limits(tx) if r.id == limit_id), None)
-            if before is None:
-                raise NotFound(f"no rate limit with id {limit_id!r}", param="id")
-            tx.execute(
-                "UPDATE rate_limits SET rpm = ?, tpm = ? WHERE id = ?",
-                (spec.rpm, spec.tpm, limit_id),
-            )
-            after = next(r for r in self._rate_limits(tx) if r.id == limit_id)
-            self._changed(
-                tx, actor, "update", "rate_limit", limit_id, before.model_dump(), after.model_dump()
-            )
-        return after
-
-    def delete_rate_limit(self, limit_id: str, actor: str = "admin") -> None:
-        self._delete("rate_limits", "rate_limit", limit_id, actor)
-
-    def _delete(self, table: str, kind: str, ident: str, actor: str) -> None:
-        with self.db.transaction() as tx:
-            if not tx.execute(f"DELETE FROM {table} WHERE id = ?", (ident,)):
-                raise NotFound(f"no {kind} with id {ident!r}", param="id")
-            self._changed(tx, actor, "delete", kind, ident)
-
     # -- configs and audit -----------------------------------------------------------------
 
     def put_config(self, config: StoredConfig, actor: str = "admin") -> StoredConfig:
@@ -613,19 +304,4 @@ def _vk_out(row: tuple[Any, ...], keyring: Keyring) -> VirtualKeyOut:
         team=team,
         created_at=created,
         updated_at=updated,
-    )
-
-
-def _api_key_out(row: tuple[Any, ...]) -> ApiKeyOut:
-    key_id, name, _, last4, team, scopes, metadata, expires, revoked, created = row
-    return ApiKeyOut(
-        id=key_id,
-        name=name,
-        key_hint=f"{API_KEY_PREFIX}{key_id}-...{last4}",
-        team=team,
-        scopes=ApiKeyScopes.model_validate(orjson.loads(scopes)),
-        metadata=orjson.loads(metadata),
-        expires_at=expires,
-        revoked_at=revoked,
-        created_at=created,
     )

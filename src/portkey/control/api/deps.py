@@ -11,7 +11,8 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Request
 
 from portkey.control.service import ControlService
-from portkey.control.store import API_KEY_PREFIX, ControlStore
+from portkey.control.store import ControlStore
+from portkey.control.store_keys import API_KEY_PREFIX
 from portkey.errors import AuthFailed, PermissionDenied, StoreUnavailable
 
 ADMIN_KEY_ENV = "PORTKEY_ADMIN_KEY"
