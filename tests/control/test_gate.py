@@ -326,3 +326,40 @@ def test_key_metadata_defaults_route_and_expired_keys_are_refused(
     with pytest.raises(openai.AuthenticationError) as info:
         client(server, old.key).chat.completions.create(model="gpt-4o", messages=HI)
     assert info.value.body["code"] == "expired"  # type: ignore[index]
+
+
+def test_a_virtual_key_maps_models_to_azure_deployments(
+    make_gateway: Callable[[str], GatewayServer],
+    store_url: str,
+    store: ControlStore,
+    fake: FakeUpstream,
+) -> None:
+    import json
+
+    store.create_virtual_key(
+        VirtualKeyIn(
+            name="azure-prod",
+            provider="azure-openai",
+            api_key=SecretStr("azure-secret"),
+            custom_host=f"{fake.url}/openai",
+            options={"deployments": "echo=dep-echo, echo+delay-1=dep-slow"},
+        )
+    )
+    server = make_gateway(f"store: {{url: '{store_url}', refresh_interval_s: 0.1}}\n")
+    c = OpenAI(
+        base_url=server.base_url,
+        api_key="unused",
+        max_retries=0,
+        default_headers={"x-portkey-virtual-key": "azure-prod"},
+    )
+
+    def path_for(model: str) -> str:
+        answer = c.chat.completions.create(model=model, messages=HI)
+        return str(json.loads(answer.choices[0].message.content or "{}")["path"])
+
+    assert path_for("echo") == "/openai/deployments/dep-echo/chat/completions"
+    assert path_for("echo+delay-1") == "/openai/deployments/dep-slow/chat/completions"
+    with pytest.raises(openai.BadRequestError) as info:
+        c.chat.completions.create(model="gpt-4o", messages=HI)  # no deployment for it
+    assert info.value.body["param"] == "model"  # type: ignore[index]
+    assert "'gpt-4o'" in info.value.body["message"]  # type: ignore[index]

@@ -128,8 +128,13 @@ def _leaf(
         raise CompileError((*loc, "provider"), f"unknown provider {provider_id!r}")
     options = _provider_options(spec, opts.get("options", {}), opts.get("custom_host"), loc)
     base = opts.get("custom_host") or spec.base_url
+    model_urls = _model_urls(spec, base, options, loc)
     try:
-        urls = {route: spec.build_url(base, p, options) for route, p in spec.routes.items()}
+        urls = (
+            {route: spec.build_url(base, p, options) for route, p in spec.routes.items()}
+            if model_urls is None or spec.per_model_option[1] in options  # type: ignore[index]
+            else {}
+        )
     except (KeyError, IndexError) as exc:
         raise CompileError(loc, f"{provider_id}: missing option {exc}") from exc
     api_key = opts.get("api_key")
@@ -156,7 +161,25 @@ def _leaf(
         forward_headers=tuple(h.lower() for h in opts.get("forward_headers") or ()),
         cache=opts["cache"].model_dump() if opts.get("cache") else None,
         virtual_key=opts.get("virtual_key"),
+        model_urls=model_urls,
     )
+
+
+def _model_urls(
+    spec: ProviderSpec, base: str, options: dict[str, str], loc: Loc
+) -> dict[str, dict[str, str]] | None:
+    """Per-model URLs when the target maps models to, e.g., Azure deployments."""
+    if spec.per_model_option is None or spec.per_model_option[0] not in options:
+        return None
+    map_name, option = spec.per_model_option
+    urls: dict[str, dict[str, str]] = {}
+    for item in options[map_name].split(","):
+        model, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not model or not value:
+            raise CompileError((*loc, map_name), f"{item.strip()!r} is not model=value")
+        chosen = {**options, option: value}
+        urls[model] = {r: spec.build_url(base, p, chosen) for r, p in spec.routes.items()}
+    return urls
 
 
 def _provider_options(
@@ -170,7 +193,10 @@ def _provider_options(
     for opt in spec.options:
         value = given.get(opt.name, opt.default)
         placeholder = "{" + opt.name + "}" in spec.base_url
-        if value is None and (opt.required or (placeholder and not custom_host)):
+        mapped = spec.per_model_option is not None and (
+            spec.per_model_option[1] == opt.name and spec.per_model_option[0] in given
+        )
+        if value is None and not mapped and (opt.required or (placeholder and not custom_host)):
             raise CompileError((*loc, opt.name), f"{spec.id} needs '{opt.name}' ({opt.doc})")
         if value is not None:
             options[opt.name] = value

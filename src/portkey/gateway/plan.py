@@ -49,6 +49,8 @@ class Leaf:
     cache: Mapping[str, Any] | None
     #: the named provider entry (virtual key) this target uses, if any
     virtual_key: str | None = None
+    #: request model -> route -> URL, when the target maps models (Azure deployments)
+    model_urls: Mapping[str, Mapping[str, str]] | None = None
 
     @property
     def sets_model(self) -> bool:

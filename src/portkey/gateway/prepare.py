@@ -46,6 +46,16 @@ class Prepared:
 
 def prepare(leaf: Leaf, call: Call, policy: str) -> Prepared:
     url = leaf.urls.get(call.route)
+    if leaf.model_urls is not None:
+        model = (leaf.override_params or {}).get("model") or call.body.get("model")
+        mapped = leaf.model_urls.get(model) if isinstance(model, str) else None
+        if mapped is None and not leaf.urls:
+            raise InvalidRequest(
+                f"{leaf.virtual_key or leaf.spec.id} maps no deployment for model {model!r} "
+                f"(known: {', '.join(sorted(leaf.model_urls))})",
+                param="model",
+            )
+        url = mapped.get(call.route) if mapped is not None else url
     if url is None:
         raise InvalidRequest(
             f"provider {leaf.spec.id} does not support {call.route}", param="provider"

@@ -4,13 +4,7 @@ from collections.abc import Mapping
 
 from portkey.providers import _azure_auth
 from portkey.providers._params import OPENAI_CHAT_FIELDS, OPENAI_EMBEDDING_FIELDS, openai_params
-from portkey.providers.base import (
-    CHAT,
-    COMPLETIONS,
-    EMBEDDINGS,
-    ProviderOption,
-    ProviderSpec,
-)
+from portkey.providers.base import CHAT, COMPLETIONS, EMBEDDINGS, ProviderOption, ProviderSpec
 
 #: options a custom_host may name as ``{option}``; credentials never are
 URL_OPTIONS = ("resource_name", "deployment_id", "api_version")
@@ -52,9 +46,11 @@ SPEC = ProviderSpec(
     options=(
         ProviderOption("resource_name", doc="Azure resource, the host's first label"),
         ProviderOption("deployment_id", required=True, doc="the model deployment to call"),
+        ProviderOption("deployments", doc="per model: 'gpt-4o=dep-a,gpt-4o-mini=dep-b'"),
         ProviderOption("api_version", default="2024-10-21", doc="Azure OpenAI api-version"),
         *_azure_auth.OPTIONS,
     ),
     build_url=build_url,
+    per_model_option=("deployments", "deployment_id"),
     docs="https://learn.microsoft.com/azure/ai-services/openai/reference",
 )

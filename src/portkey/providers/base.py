@@ -290,6 +290,9 @@ class ProviderSpec:
     #: models that differ from the defaults above; the first family a model matches wins
     families: tuple[ModelFamily, ...] = ()
     classify_error: Callable[[int, Json | None, float | None], GatewayError] = classify_openai_error
+    #: ``(map option, option)``: the map option (``"model=value,..."``) sets ``option`` per
+    #: request model, e.g. Azure's deployments map sets ``deployment_id``
+    per_model_option: tuple[str, str] | None = None
     #: a response header naming the error's class (Bedrock: ``x-amzn-ErrorType``); when the
     #: upstream sends it, ``classify_error`` finds its value in the body's ``__type``
     error_type_header: str | None = None
