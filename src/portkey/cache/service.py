@@ -7,7 +7,8 @@ and the set of targets that could answer. ``x-portkey-cache-force-refresh: true`
 lookup and stores the fresh answer. Streams are stored as the SSE bytes of a complete answer
 (never a broken one) and replayed as a well-formed stream. Errors are never stored. Semantic
 mode adds a lookup by meaning within a partition that pins everything but the wording of the
-last user turn (``portkey.cache.semantic.guards``).
+last user turn, through three parts given to the service (``Partitioner``, ``Embedder``,
+``SemanticIndex``); until they are, semantic mode is exact-only.
 """
 
 from __future__ import annotations
