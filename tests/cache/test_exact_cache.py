@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import openai
 import pytest
+import redis
 from openai import OpenAI
 
 from tests.fakes import FakeUpstream
@@ -76,6 +78,10 @@ def test_ttl_expiry_with_an_injected_clock(
     marker = uuid.uuid4().hex
     c = cached_client(server.base_url, fake, max_age=30)
     assert ask(c, marker).headers["x-portkey-cache-status"] == "MISS"
+    deadline = time.monotonic() + 5
+    while not cache.backend.bytes:  # stored in the background, after the answer went out
+        assert time.monotonic() < deadline, "the answer was never stored"
+        time.sleep(0.01)  # noqa: TID251 - test thread
     clock.now += 20
     hit = ask(c, marker)
     assert (
@@ -154,6 +160,11 @@ def test_two_gateway_processes_share_the_cache_through_redis(
             ask(cached_client(one + "/v1", fake), marker).headers["x-portkey-cache-status"]
             == "MISS"
         )
+        # the first process stores in the background: wait for its entry, then the second hits
+        deadline = time.monotonic() + 5
+        while not list(redis.Redis.from_url(redis_url).scan_iter(match=f"{prefix}*")):
+            assert time.monotonic() < deadline, "the first gateway never stored the answer"
+            time.sleep(0.02)  # noqa: TID251 - test thread
         hit = ask(cached_client(two + "/v1", fake), marker)
         assert hit.headers["x-portkey-cache-status"] == "HIT"
     assert upstream_calls(fake, marker) == 1
