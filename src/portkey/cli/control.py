@@ -89,6 +89,21 @@ def opened(config: Path | None) -> Iterator[ControlStore]:
             store.db.close()
 
 
+@contextmanager
+def bad_input() -> Iterator[None]:
+    """Invalid command-line input: one line naming what is wrong, exit status 2."""
+    try:
+        yield
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        err.print(f"[red]error[/red] {escape(where + ': ' if where else '')}{escape(first['msg'])}")
+        raise typer.Exit(2) from exc
+    except GatewayError as exc:
+        err.print(f"[red]error[/red] {escape(exc.message)} ({escape(str(exc.param))})")
+        raise typer.Exit(2) from exc
+
+
 def read_secret(env: str | None, stdin: bool, what: str) -> str:
     if env:
         value = os.environ.get(env)
@@ -149,7 +164,7 @@ def keys_create(
     config: ConfigOption = None,
 ) -> None:
     """Create a caller key; it is printed once and only its hash is stored."""
-    try:
+    with bad_input():
         spec = ApiKeyIn(
             name=name,
             team=team,
@@ -157,9 +172,6 @@ def keys_create(
             metadata=pairs(metadata, "metadata"),
             expires_at=time.time() + duration_s(expires_in) if expires_in else None,
         )
-    except ValidationError as exc:
-        err.print(f"[red]error[/red] {escape(str(exc.errors()[0]['msg']))}")
-        raise typer.Exit(2) from exc
     with opened(config) as store:
         created = store.create_api_key(spec, ACTOR)
     out.print(f"created API key [bold]{escape(name)}[/bold] (id {created.id})")
@@ -227,7 +239,7 @@ def vk_add(  # noqa: PLR0913 - one parameter per CLI option
 ) -> None:
     """Store a provider credential under a name (``virtual_key: NAME`` in configs)."""
     secret = read_secret(secret_env, secret_stdin, f"{provider} API key")
-    try:
+    with bad_input():
         spec = VirtualKeyIn(
             name=name,
             provider=provider,
@@ -238,12 +250,6 @@ def vk_add(  # noqa: PLR0913 - one parameter per CLI option
             team=team,
         )
         virtual_key_entry(spec)
-    except ValidationError as exc:
-        err.print(f"[red]error[/red] {escape(str(exc.errors()[0]['msg']))}")
-        raise typer.Exit(2) from exc
-    except GatewayError as exc:
-        err.print(f"[red]error[/red] {escape(exc.message)} ({escape(str(exc.param))})")
-        raise typer.Exit(2) from exc
     with opened(config) as store:
         created = store.create_virtual_key(spec, ACTOR)
     out.print(f"stored virtual key [bold]{escape(name)}[/bold] ({escape(created.secret_hint)})")
@@ -314,7 +320,7 @@ def budgets_add(
     alert_at: Annotated[float, typer.Option(help="soft alert, fraction")] = 0.8,
     config: ConfigOption = None,
 ) -> None:
-    try:
+    with bad_input():
         spec = BudgetIn.model_validate(
             {
                 "scope": scope,
@@ -325,9 +331,6 @@ def budgets_add(
                 "alert_at": alert_at,
             }
         )
-    except ValidationError as exc:
-        err.print(f"[red]error[/red] {escape(str(exc.errors()[0]['msg']))}")
-        raise typer.Exit(2) from exc
     with opened(config) as store:
         created = store.create_budget(spec, ACTOR)
     out.print(f"budget {created.id} for {scope} {escape(target)} ({period})")
@@ -372,13 +375,10 @@ def limits_add(
     tpm: Annotated[int | None, typer.Option()] = None,
     config: ConfigOption = None,
 ) -> None:
-    try:
+    with bad_input():
         spec = RateLimitIn.model_validate(
             {"scope": scope, "target": target, "rpm": rpm, "tpm": tpm}
         )
-    except ValidationError as exc:
-        err.print(f"[red]error[/red] {escape(str(exc.errors()[0]['msg']))}")
-        raise typer.Exit(2) from exc
     with opened(config) as store:
         created = store.create_rate_limit(spec, ACTOR)
     out.print(f"rate limit {created.id} for {scope} {escape(target)}")

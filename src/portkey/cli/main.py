@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from portkey.config.loader import ConfigError, json_schema, load_file
+from portkey.config.loader import json_schema
+from portkey.config.models import PortkeyFile
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Portkey AI gateway.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect and check portkey.yaml.")
@@ -88,15 +89,10 @@ def config_validate(file: Annotated[Path, typer.Argument(dir_okay=False)]) -> No
     )
 
 
-def _load(path: Path):  # type: ignore[no-untyped-def]
-    try:
-        return load_file(path)
-    except ConfigError as exc:
-        # user text (paths, names, values) is printed as is, never read as markup
-        err.print(f"[red]invalid config[/red] {escape(exc.source)}")
-        for issue in exc.issues:
-            err.print(f"  {issue}", markup=False, highlight=False)
-        raise typer.Exit(2) from exc
+def _load(path: Path) -> PortkeyFile:
+    from portkey.cli.control import load_config
+
+    return load_config(path)
 
 
 def _register_control_plane() -> None:
