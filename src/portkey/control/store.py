@@ -59,14 +59,13 @@ class ControlStore(ApiKeyStore, LimitStore):
     def start(self) -> None:
         """Migrate, then prove the master key is the one the store was written with."""
         migrate(self.db)
-        with self.db.transaction() as tx:
+        token = self.keyring.encrypt(MASTER_CHECK, MASTER_CHECK)
+        with self.db.transaction() as tx:  # the first replica to start writes the check value
+            tx.execute(
+                "INSERT INTO portkey_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (MASTER_CHECK, token),
+            )
             rows = tx.query("SELECT value FROM portkey_meta WHERE key = ?", (MASTER_CHECK,))
-            if not rows:
-                token = self.keyring.encrypt(MASTER_CHECK, MASTER_CHECK)
-                tx.execute(
-                    "INSERT INTO portkey_meta (key, value) VALUES (?, ?)", (MASTER_CHECK, token)
-                )
-                return
         try:
             self.keyring.decrypt(rows[0][0], MASTER_CHECK)
         except MasterKeyError as exc:

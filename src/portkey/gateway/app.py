@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from portkey.cache import make_backend
+from portkey.cache import make_cache_service
 from portkey.cache.service import CacheService
 from portkey.errors import (
     GatewayError,
@@ -95,7 +95,7 @@ class GatewayApp:
 
         self.control = await ControlService.start(self.holder)
         cache_settings = self.holder.current.file.cache
-        self.cache = CacheService(cache_settings, make_backend(cache_settings))
+        self.cache = make_cache_service(cache_settings)
         self.transport = Transport(settings.upstream)
         self.router = Router(
             self.transport, settings.unsupported_params, self.control.gate, self.cache
