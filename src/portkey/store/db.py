@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,11 +77,24 @@ class SqliteDatabase:
         self._conn = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, timeout=30
         )
-        self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA busy_timeout=30000")
+        self._wal()
         self._conn.execute("PRAGMA foreign_keys=ON")
         with contextlib.suppress(OSError):  # e.g. a read-only mount: not fatal
             self.path.chmod(0o600)
+
+    def _wal(self) -> None:
+        """Switch to WAL; the switch needs a moment alone with the file and SQLite does not
+        wait for it on its own, so replicas opening together retry for a few seconds."""
+        for _ in range(100):
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                time.sleep(0.05)  # noqa: TID251 - opening the store, in a worker thread
+        raise StoreUnavailable(f"SQLite store {self.path} stayed locked")
 
     @contextmanager
     def transaction(self) -> Iterator[_SqliteTx]:
