@@ -126,3 +126,30 @@ def test_semantic_mode_through_the_openai_sdk(gateway: GatewayServer, fake: Fake
     assert status("What's the capital of France?") == "SEMANTIC HIT"
     assert status("What is not the capital of France?") == "SEMANTIC MISS"
     assert status("What was the capital of France in 1700?") == "SEMANTIC MISS"
+
+
+def test_quality_gate_on_the_labelled_pairs() -> None:
+    """The issue's bar: at the default threshold, precision >= 0.99 on the near misses."""
+    from pathlib import Path
+
+    from portkey.cache.semantic.guards import Guards, normalise
+    from portkey.cache.settings import CacheSettings
+
+    threshold = CacheSettings().threshold
+    guards = Guards()
+    path = Path(__file__).parent.parent / "data" / "semantic_cache_pairs.jsonl"
+    pairs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    assert len(pairs) >= 150
+    vectors = EMBEDDER.embed([normalise(t) for p in pairs for t in (p["a"], p["b"])])
+    hits = []
+    for i, pair in enumerate(pairs):
+        a, b = body(pair["a"]), body(pair["b"])
+        similar = float(vectors[2 * i] @ vectors[2 * i + 1]) >= threshold
+        same = guards.partition(a) == guards.partition(b)
+        hits.append(
+            similar and same and guards.compatible(normalise(pair["a"]), normalise(pair["b"]))
+        )
+    true_hits = sum(h and p["same"] for h, p in zip(hits, pairs, strict=True))
+    false_hits = [p for h, p in zip(hits, pairs, strict=True) if h and not p["same"]]
+    assert true_hits / max(1, true_hits + len(false_hits)) >= 0.99, false_hits
+    assert true_hits / sum(p["same"] for p in pairs) >= 0.7  # and it still hits paraphrases

@@ -41,6 +41,7 @@ class CacheBackend(Protocol):
 class SemanticMatch:
     key: str  # the exact-cache key of the stored answer
     similarity: float
+    text: str = ""  # the stored question, for the pairwise checks a partition cannot make
 
 
 class SemanticIndex(Protocol):
@@ -53,7 +54,7 @@ class SemanticIndex(Protocol):
         ...
 
     async def add(
-        self, partition: str, vector: Sequence[float], key: str, ttl_s: float | None
+        self, partition: str, vector: Sequence[float], key: str, ttl_s: float | None, text: str = ""
     ) -> None: ...
 
     async def purge(self, prefix: str = "") -> int: ...

@@ -37,6 +37,8 @@ class Partitioner(Protocol):
 
     def partition(self, body: Mapping[str, Any]) -> str | None: ...
 
+    def compatible(self, question: str, stored: str) -> bool: ...
+
 
 log = logging.getLogger("portkey.cache")
 
@@ -53,7 +55,7 @@ NAMESPACE = "x-portkey-cache-namespace"
 class Ticket:
     """One request's dealings with the cache."""
 
-    __slots__ = ("age", "key", "kind", "partition", "status", "ttl_s", "vector")
+    __slots__ = ("age", "key", "kind", "partition", "status", "text", "ttl_s", "vector")
 
     def __init__(self, key: str, ttl_s: float | None, status: bytes) -> None:
         self.key = key
@@ -63,6 +65,7 @@ class Ticket:
         self.kind = "json"
         self.partition: str | None = None
         self.vector: Any = None
+        self.text = ""
 
     @property
     def stores(self) -> bool:
@@ -139,7 +142,7 @@ class CacheService:
             return None
         assert self.index is not None and ticket.partition is not None
         match = await self.index.search(ticket.partition, ticket.vector, self.settings.threshold)
-        if match is None:
+        if match is None or not self.partitioner.compatible(ticket.text, match.text):  # type: ignore[union-attr]
             return None
         entry = await self._get(match.key)
         if entry is None:
@@ -156,6 +159,7 @@ class CacheService:
         if text is None or partition is None:
             return False
         ticket.partition = f"{namespace}:{ticket.kind}:{partition}"
+        ticket.text = text
         ticket.vector = (await self.embedder.aembed([text]))[0]
         return True
 
@@ -190,7 +194,9 @@ class CacheService:
         try:
             stored = await self.backend.set(ticket.key, encode(entry), ticket.ttl_s)
             if stored and self.index is not None and ticket.partition is not None:
-                await self.index.add(ticket.partition, ticket.vector, ticket.key, ticket.ttl_s)
+                await self.index.add(
+                    ticket.partition, ticket.vector, ticket.key, ticket.ttl_s, ticket.text
+                )
         except Exception:  # a cache failure must never surface in a request
             log.exception("storing a cache entry failed")
 

@@ -121,6 +121,22 @@ def partition_key(body: Mapping[str, Any]) -> str | None:
     return hashlib.sha256(orjson.dumps(pinned, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+ALL_STOPWORDS = frozenset().union(*STOPWORDS.values()) | {"to", "from", "into", "me", "my"}
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in (x.lower() for x in WORD.findall(text)) if w not in ALL_STOPWORDS]
+
+
+def reordered(a: str, b: str) -> bool:
+    """The same words in another order: "miles to kilometers" vs "kilometers to miles".
+
+    The model embeds both near 1.0; their meaning is opposite. Paraphrases change words.
+    """
+    wa, wb = content_words(a), content_words(b)
+    return wa != wb and sorted(wa) == sorted(wb)
+
+
 class Guards:
     """The partitioner the cache service takes (``Partitioner`` protocol)."""
 
@@ -129,3 +145,7 @@ class Guards:
 
     def partition(self, body: Mapping[str, Any]) -> str | None:
         return partition_key(body)
+
+    def compatible(self, question: str, stored: str) -> bool:
+        """A candidate hit's last check, pairwise: what no partition can tell apart."""
+        return not reordered(question, stored)

@@ -21,9 +21,37 @@ DIMENSIONS = 384
 
 @dataclass(slots=True)
 class _Rows:
-    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, DIMENSIONS), np.float32))
+    """Vectors in a buffer that doubles when full (adds are amortised O(1))."""
+
+    buffer: np.ndarray = field(default_factory=lambda: np.zeros((16, DIMENSIONS), np.float32))
     keys: list[str] = field(default_factory=list)
     expires: list[float] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    soonest: float = float("inf")  # the earliest expiry held
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self.buffer[: len(self.keys)]
+
+    def append(self, vector: np.ndarray, key: str, expires: float, text: str) -> None:
+        if len(self.keys) == len(self.buffer):
+            grown = np.zeros((2 * len(self.buffer), self.buffer.shape[1]), np.float32)
+            grown[: len(self.keys)] = self.buffer
+            self.buffer = grown
+        self.buffer[len(self.keys)] = vector
+        self.keys.append(key)
+        self.expires.append(expires)
+        self.texts.append(text)
+        self.soonest = min(self.soonest, expires)
+
+    def keep(self, rows: list[int]) -> None:
+        kept = self.buffer[rows]
+        self.buffer = np.zeros((max(16, 2 * len(rows)), self.buffer.shape[1]), np.float32)
+        self.buffer[: len(rows)] = kept
+        self.keys = [self.keys[i] for i in rows]
+        self.expires = [self.expires[i] for i in rows]
+        self.texts = [self.texts[i] for i in rows]
+        self.soonest = min(self.expires, default=float("inf"))
 
 
 class MemoryIndex:
@@ -41,40 +69,38 @@ class MemoryIndex:
             return None
         scores = rows.vectors @ np.asarray(vector, dtype=np.float32)
         now = self.clock()
-        for i in np.argsort(-scores)[:8]:  # the best few: skip expired ones
+        best = np.argpartition(-scores, 7)[:8] if len(scores) > 8 else np.arange(len(scores))
+        for i in best[np.argsort(-scores[best])]:  # the best few, best first: skip expired ones
             score = float(scores[i])
             if score < threshold:
                 return None
             if rows.expires[i] > now:
-                return SemanticMatch(rows.keys[i], score)
+                return SemanticMatch(rows.keys[i], score, rows.texts[i])
         return None
 
     async def add(
-        self, partition: str, vector: Sequence[float], key: str, ttl_s: float | None
+        self, partition: str, vector: Sequence[float], key: str, ttl_s: float | None, text: str = ""
     ) -> None:
         rows = self._parts.setdefault(partition, _Rows())
         self._parts.move_to_end(partition)
         self._compact(rows)
-        row = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        rows.vectors = np.vstack([rows.vectors, row])
-        rows.keys.append(key)
-        rows.expires.append(self.clock() + ttl_s if ttl_s else float("inf"))
+        expires = self.clock() + ttl_s if ttl_s else float("inf")
+        rows.append(np.asarray(vector, dtype=np.float32), key, expires, text)
         self.size += 1
         while self.size > self.max_entries:
             self._evict_oldest()
 
     def _compact(self, rows: _Rows) -> None:
         now = self.clock()
+        if rows.soonest > now:  # nothing expired: nothing to do
+            return
         live = [i for i, t in enumerate(rows.expires) if t > now]
-        if len(live) != len(rows.keys):
-            self.size -= len(rows.keys) - len(live)
-            rows.vectors = rows.vectors[live]
-            rows.keys = [rows.keys[i] for i in live]
-            rows.expires = [rows.expires[i] for i in live]
+        self.size -= len(rows.keys) - len(live)
+        rows.keep(live)
 
     def _evict_oldest(self) -> None:
         name, rows = next(iter(self._parts.items()))
-        rows.vectors, rows.keys, rows.expires = rows.vectors[1:], rows.keys[1:], rows.expires[1:]
+        rows.keep(list(range(1, len(rows.keys))))
         self.size -= 1
         if not rows.keys:
             del self._parts[name]
