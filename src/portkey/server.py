@@ -46,5 +46,8 @@ def create_app(config_path: str | None = None) -> Dispatcher:
     holder = RuntimeHolder(Runtime.from_path(path), path)
     gateway = GatewayApp(holder)
     from portkey.control.api.app import create_admin_app  # FastAPI: off the /v1 import path
+    from portkey.observe.endpoint import MetricsEndpoint
 
-    return Dispatcher(gateway, {"/admin": create_admin_app(gateway)})
+    return Dispatcher(
+        gateway, {"/admin": create_admin_app(gateway), "/metrics": MetricsEndpoint(gateway)}
+    )

@@ -7,6 +7,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -210,3 +211,60 @@ def test_cache_stats_and_purge_from_the_cli(
     )
     assert "deleted 1" in purged.output
     assert ask(tenant, marker).headers["x-portkey-cache-status"] == "MISS"
+
+
+def test_a_reload_keeps_entries_for_policy_changes_and_swaps_the_backend_otherwise(
+    make_gateway: Callable[[str], GatewayServer], fake: FakeUpstream, tmp_path: Any
+) -> None:
+    server = make_gateway(
+        "server: {reload: {interval_s: 0.05}}\ncache: {threshold: 0.95, max_bytes: 100000000}\n"
+    )
+    assert server.config_path is not None
+    path = Path(server.config_path)
+    gateway = server.app.gateway
+    c = cached_client(server.base_url, fake)
+    marker = uuid.uuid4().hex
+    ask(c, marker)
+    first = gateway.cache
+    path.write_text(
+        "server: {reload: {interval_s: 0.05}}\ncache: {threshold: 0.97, max_bytes: 100000000}\n"
+    )
+    _wait(lambda: gateway.cache.settings.threshold == 0.97)
+    assert gateway.cache is first  # a policy change keeps the running cache
+    assert ask(c, marker).headers["x-portkey-cache-status"] == "HIT"
+    path.write_text(
+        "server: {reload: {interval_s: 0.05}}\ncache: {threshold: 0.97, max_bytes: 50000000}\n"
+    )
+    _wait(lambda: gateway.cache is not first)
+    assert gateway.router.cache is gateway.cache
+    assert gateway.cache.settings.max_bytes == 50_000_000
+    assert ask(c, marker).headers["x-portkey-cache-status"] == "MISS"  # a new, empty cache
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)  # noqa: TID251 - test thread
+
+
+def test_lookups_are_counted_by_status(
+    make_gateway: Callable[[str], GatewayServer], fake: FakeUpstream
+) -> None:
+    import httpx
+
+    server = make_gateway("admin: {api_key: cache-admin-key-0123456789}\n")
+    c = cached_client(server.base_url, fake)
+    marker = uuid.uuid4().hex
+    ask(c, marker)
+    _wait(lambda: upstream_calls(fake, marker) == 1)
+    deadline = time.monotonic() + 5
+    while ask(c, marker).headers["x-portkey-cache-status"] != "HIT":
+        assert time.monotonic() < deadline
+    ask(c, marker, extra_headers={"x-portkey-cache-force-refresh": "true"})
+    stats = httpx.get(
+        server.url + "/admin/cache/stats",
+        headers={"Authorization": "Bearer cache-admin-key-0123456789"},
+    ).json()
+    assert stats["lookups.MISS"] >= 1 and stats["lookups.HIT"] >= 1
+    assert stats["lookups.REFRESH"] == 1

@@ -50,6 +50,7 @@ REFRESH = b"REFRESH"
 DISABLED = b"DISABLED"
 FORCE_REFRESH = "x-portkey-cache-force-refresh"
 NAMESPACE = "x-portkey-cache-namespace"
+STATUSES = ("HIT", "SEMANTIC HIT", "MISS", "SEMANTIC MISS", "REFRESH")
 
 
 class Ticket:
@@ -105,6 +106,12 @@ class CacheService:
         self.partitioner = partitioner
         self.clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        #: lookups by final status (HIT, SEMANTIC HIT, MISS, ...): this process's counters
+        self.counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+
+    def stats(self) -> dict[str, int]:
+        """Lookup counters by status, for ``/admin/cache/stats`` and the metrics."""
+        return {f"lookups.{status}": count for status, count in self.counts.items()}
 
     # -- lookup ----------------------------------------------------------------------------
 
@@ -113,6 +120,12 @@ class CacheService:
         policy = policy_of(plan)
         if not policy:
             return None
+        entry = await self._lookup(call, plan, policy)
+        status = call.cache.status.decode()
+        self.counts[status] = self.counts.get(status, 0) + 1
+        return entry
+
+    async def _lookup(self, call: Any, plan: Plan, policy: Mapping[str, Any]) -> Entry | None:
         header = call.headers.get(NAMESPACE)
         namespace = (
             safe_namespace(header)
@@ -199,6 +212,13 @@ class CacheService:
                 )
         except Exception:  # a cache failure must never surface in a request
             log.exception("storing a cache entry failed")
+
+    async def purge(self, prefix: str = "") -> int:
+        """Delete stored answers (all, or one namespace's) and their semantic index rows."""
+        deleted = await self.backend.purge(prefix)
+        if self.index is not None:
+            await self.index.purge(prefix)
+        return deleted
 
     async def drain(self) -> None:
         if self._tasks:

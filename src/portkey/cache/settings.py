@@ -24,3 +24,9 @@ class CacheSettings(Strict):
     namespace: str | None = Field(default=None, max_length=200)
     #: semantic lookups: cosine similarity a hit needs (within the same partition)
     threshold: float = Field(default=0.95, gt=0, le=1)
+    #: where the semantic index lives: "auto" follows ``backend`` (Redis: shared by replicas)
+    semantic_index: Literal["auto", "memory", "redis"] = "auto"
+    #: questions the semantic index holds in all (oldest partitions lose their oldest first)
+    semantic_max_entries: int = Field(default=100_000, ge=1, le=10_000_000)
+    #: partitions up to this size are searched exactly; larger ones through an HNSW index
+    semantic_exact_limit: int = Field(default=4096, ge=16, le=1_000_000)

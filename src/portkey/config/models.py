@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from portkey.cache.settings import CacheSettings
 from portkey.config.routing import RoutingConfig, Strict, Target
 from portkey.control.models import BudgetIn, RateLimitIn
+from portkey.observe.settings import LogsSettings, MetricsSettings, ModelPrice
 
 
 class UpstreamPool(Strict):
@@ -101,6 +102,27 @@ class ProviderEntry(Target):
         return self
 
 
+class GuardrailDef(Strict):
+    """A named guardrail: checks, ``deny`` (block 446) or not (flag 246), optional mask action."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)  # check ids as keys (shorthand)
+
+    deny: bool = False
+    action: Literal["block", "flag", "mask"] | None = None
+    restore: bool = False
+    checks: list[dict[str, Any]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _compiles(self) -> GuardrailDef:
+        from portkey.guardrails.spec import parse_hook
+
+        parse_hook(self.definition("check"), "check")
+        return self
+
+    def definition(self, hook_id: str) -> dict[str, Any]:
+        return {"id": hook_id, **self.model_dump(exclude_none=True), **(self.model_extra or {})}
+
+
 class PortkeyFile(Strict):
     """The root of portkey.yaml."""
 
@@ -116,6 +138,12 @@ class PortkeyFile(Strict):
     limits: LimitsSettings = LimitsSettings()
     #: where cached answers live; which requests cache is the config's ``cache`` option
     cache: CacheSettings = CacheSettings()
+    #: request logs (store, bodies policy, retention), Prometheus metrics, per-model prices
+    logs: LogsSettings = LogsSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    #: named guardrails (Portkey hooks); configs refer to them by id
+    guardrails: dict[str, GuardrailDef] = Field(default_factory=dict)
     #: budgets and rate limits as code: `portkey config apply` makes the store match
     budgets: list[BudgetIn] = Field(default_factory=list)
     rate_limits: list[RateLimitIn] = Field(default_factory=list)

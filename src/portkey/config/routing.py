@@ -132,6 +132,11 @@ class Target(BaseModel):
     first_token_timeout: int | None = Field(default=None, gt=0, description="ms, streams")
     stream_idle_timeout: int | None = Field(default=None, gt=0, description="ms, streams")
     forward_headers: list[str] | None = None
+    #: guardrails (Portkey hooks): ids of ``guardrails:`` entries or inline definitions
+    input_guardrails: list[str | dict[str, Any]] | None = None
+    output_guardrails: list[str | dict[str, Any]] | None = None
+    before_request_hooks: list[str | dict[str, Any]] | None = None
+    after_request_hooks: list[str | dict[str, Any]] | None = None
     strategy: Strategy | None = None
     targets: list[Target] | None = None
 
@@ -182,6 +187,23 @@ class Target(BaseModel):
             if not HEADER_NAME.fullmatch(name):
                 raise ValueError(f"{name!r} is not an HTTP header name")
         return names
+
+    @field_validator(
+        "input_guardrails", "output_guardrails", "before_request_hooks", "after_request_hooks"
+    )
+    @classmethod
+    def _inline_guardrails(
+        cls, refs: list[str | dict[str, Any]] | None
+    ) -> list[str | dict[str, Any]] | None:
+        from portkey.guardrails.spec import parse_hook
+
+        for i, ref in enumerate(refs or ()):
+            if isinstance(ref, dict):
+                try:
+                    parse_hook(ref, "inline")
+                except ValueError as exc:
+                    raise ValueError(f"[{i}]: {exc}") from exc
+        return refs
 
     def provider_options(self) -> dict[str, str]:
         return {k: str(v) for k, v in (self.model_extra or {}).items()}

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from portkey.cache import make_cache_service
+from portkey.cache import make_cache_service, reconfigured
 from portkey.cache.service import CacheService
 from portkey.errors import (
     GatewayError,
@@ -32,9 +32,11 @@ from portkey.gateway.responses import (
     send_error,
     send_json,
 )
-from portkey.gateway.router import Answer, Router
+from portkey.gateway.router import Answer, Router, usage_of
 from portkey.gateway.runtime import RuntimeHolder
 from portkey.gateway.streaming import UsageFilter, Watchdog, error_event, pump
+from portkey.guardrails.stream import guarded_writer
+from portkey.observe.hook import cost_header
 from portkey.providers.base import CHAT, COMPLETIONS, EMBEDDINGS
 from portkey.transport.http import Transport, UpstreamResponse
 
@@ -62,6 +64,7 @@ class GatewayApp:
         #: the control plane (portkey.control.service.ControlService), once started
         self.control: Any = None
         self.cache: CacheService | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -100,6 +103,9 @@ class GatewayApp:
         self.router = Router(
             self.transport, settings.unsupported_params, self.control.gate, self.cache
         )
+        from portkey.observe.service import ObserveService  # logs, metrics: off the hot path
+
+        self.router.observer = await ObserveService.start(self.holder, self.control.store.db)
         self.reloader = Reloader(self.holder, self._on_reload)
         self.reloader.start()
         self.ready = True
@@ -107,11 +113,21 @@ class GatewayApp:
     def _on_reload(self) -> None:
         if self.router is not None:
             self.router.policy = self.holder.current.file.server.unsupported_params
+        if self.cache is not None and self.router is not None:
+            previous = self.cache
+            self.cache = self.router.cache = reconfigured(previous, self.holder.current.file.cache)
+            if self.cache is not previous:
+                log.info("cache settings changed: a new %s cache", self.cache.backend.name)
+                task = asyncio.get_running_loop().create_task(previous.close())
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
 
     async def shutdown(self) -> None:
         self.ready = False
         if self.reloader is not None:
             self.reloader.stop()
+        if self.router is not None:
+            await self.router.observer.close()  # before the store closes: it flushes there
         if self.control is not None:
             await self.control.stop()
         if self.cache is not None:
@@ -165,9 +181,15 @@ class GatewayApp:
             answer = await self.router.run(plan, call)
         except GatewayError as exc:
             await send_error(send, exc, failure_headers(call))
+            if self.router is not None:
+                self.router.observer.finish(call, None, exc.http_status, None, error=exc)
             return
-        headers = answer_headers(call, answer.leaf, answer.response)
-        await send_json(send, answer.response.status, answer.body, headers)
+        observer, usage = self.router.observer, usage_of(answer.body)
+        cost = observer.price(call, answer.leaf, usage)
+        headers = [*answer_headers(call, answer.leaf, answer.response), *cost_header(cost)]
+        status, body = answer.status or answer.response.status, answer.body
+        await send_json(send, status, body, headers)
+        observer.finish(call, answer.leaf, status, usage, cost, response_body=body)
 
     async def anthropic(self, scope: Scope, receive: Receive, send: Send) -> None:
         from portkey.gateway.anthropic_ingress import handle
@@ -193,6 +215,10 @@ class StreamResponse:
         self.leaf: Leaf | None = None
         #: rewrites outgoing SSE bytes (e.g. OpenAI events -> Anthropic events)
         self.transform = transform
+        #: for the observer: the stream's usage chunk, its failure, when its first event came
+        self.usage: dict[str, Any] | None = None
+        self.failure: GatewayError | None = None
+        self.first_token_s: float | None = None
 
     async def run(self, plan: Any) -> None:
         watcher = asyncio.ensure_future(self._watch_disconnect())
@@ -200,6 +226,10 @@ class StreamResponse:
             await self._run(plan)
         finally:
             watcher.cancel()
+        first, observer = self.first_token_s, self.router.observer
+        observer.finish(
+            self.call, self.leaf, 200, self.usage, error=self.failure, first_token_s=first
+        )
 
     async def _run(self, plan: Any) -> None:
         call = self.call
@@ -208,6 +238,7 @@ class StreamResponse:
         except GatewayError as exc:
             if self.leaf is None:
                 raise
+            self.failure = exc
             await self.write(error_event(exc))
             await self.end()
             return
@@ -218,15 +249,22 @@ class StreamResponse:
         storing = cache is not None and not answer.cached and self.call.cache is not None
         recorded: list[bytes] | None = [answer.body] if storing else None
         filt = UsageFilter(answer.strip_usage)
-        await self.write(filt(answer.body))
+        self.first_token_s = time.perf_counter()
+        write = guarded_writer(answer.leaf.guard, self.call, self.write)
         failure = None
+        try:
+            await write(filt(answer.body))
+        except GatewayError as exc:  # a guardrail stopped it on the first block
+            failure, answer.done = exc, True
+            answer.response.close()
         if not answer.done and answer.chunks is not None and answer.framer is not None:
             watchdog = Watchdog(answer.response, answer.leaf.idle_timeout_s)
             tap = recorded.append if recorded is not None else None
-            failure = await pump(answer.chunks, answer.framer, watchdog, filt, self.write, tap)
+            failure = await pump(answer.chunks, answer.framer, watchdog, filt, write, tap)
         if failure is not None and not self.call.disconnected:
             await self.write(error_event(failure))
         await self.end()
+        self.usage, self.failure = filt.usage, failure
         if self.router.gate is not None:
             self.router.gate.finish(self.call, None if answer.cached else answer.leaf, filt.usage)
         complete = failure is None and not self.call.disconnected
@@ -237,7 +275,8 @@ class StreamResponse:
         """Send the response headers; the router calls this once, for the answering target."""
         self.leaf = leaf
         headers = [*SSE_HEADERS, *answer_headers(self.call, leaf, response)]
-        await self.send({"type": "http.response.start", "status": 200, "headers": headers})
+        status = 246 if self.call.guard is not None and self.call.guard.flagged else 200
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def write(self, data: bytes) -> None:
         if self.transform is not None:

@@ -24,6 +24,7 @@ from portkey.gateway.plan import (
     leaves,
 )
 from portkey.gateway.strategies import STRATEGIES, StrategyConfigError
+from portkey.guardrails.compile import GUARD_FIELDS, compile_guard, named_hooks
 from portkey.providers import registry
 from portkey.providers.base import ProviderSpec
 
@@ -36,6 +37,7 @@ INHERITED = (
     "first_token_timeout",
     "stream_idle_timeout",
     "forward_headers",
+    *GUARD_FIELDS,
 )
 
 
@@ -50,12 +52,14 @@ class CompileError(ValueError):
 class Context:
     providers: Mapping[str, Target]
     server: ServerSettings
+    guardrails: Mapping[str, Any]  # id -> compiled guardrails.spec.Hook
 
 
 def compile_config(config: Target, file: PortkeyFile | None = None) -> Plan:
     ctx = Context(
         providers=file.providers if file else {},
         server=file.server if file else ServerSettings(),
+        guardrails=named_hooks(file.guardrails) if file else {},
     )
     node = _compile(config, {}, "config", (), ctx)
     model_optional = all(leaf.sets_model for leaf in leaves(node))
@@ -162,7 +166,16 @@ def _leaf(
         cache=opts["cache"].model_dump() if opts.get("cache") else None,
         virtual_key=opts.get("virtual_key"),
         model_urls=model_urls,
+        guard=_guard(opts, loc, ctx),
     )
+
+
+def _guard(opts: Mapping[str, Any], loc: Loc, ctx: Context) -> Any:
+    try:
+        return compile_guard(opts, ctx.guardrails)
+    except (LookupError, ValueError) as exc:
+        field, _, message = str(exc).partition(": ")
+        raise CompileError((*loc, field), message.strip("'\"")) from exc
 
 
 def _model_urls(

@@ -73,6 +73,7 @@ class Call:
         "control",
         "disconnected",
         "forward_names",
+        "guard",
         "headers",
         "metadata",
         "path",
@@ -111,6 +112,7 @@ class Call:
         self.disconnected = False
         self.control: Any = None  # the control plane's Admission, when a gate admitted it
         self.cache: Any = None  # the cache's Ticket, when the plan caches
+        self.guard: Any = None  # portkey.guardrails.runner.GuardState, once a guardrail ran
 
     def facts(self) -> Mapping[str, Any]:
         """What conditional routing may look at."""

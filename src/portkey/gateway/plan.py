@@ -10,6 +10,7 @@ from portkey.providers.base import ProviderSpec
 
 if TYPE_CHECKING:
     from portkey.gateway.strategies import RoutingStrategy
+    from portkey.guardrails.spec import Guard
 
 #: Portkey's defaults, plus 529 (Anthropic's "overloaded")
 DEFAULT_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
@@ -51,6 +52,8 @@ class Leaf:
     virtual_key: str | None = None
     #: request model -> route -> URL, when the target maps models (Azure deployments)
     model_urls: Mapping[str, Mapping[str, str]] | None = None
+    #: guardrails (portkey.guardrails.spec.Guard) this target runs; None: none, at no cost
+    guard: Guard | None = None
 
     @property
     def sets_model(self) -> bool:

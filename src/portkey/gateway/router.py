@@ -34,6 +34,9 @@ from portkey.gateway.plan import Group, Leaf, Node, Plan, leaves
 from portkey.gateway.prepare import Prepared, prepare
 from portkey.gateway.streaming import error_payload, first_event, is_done
 from portkey.gateway.streaming import read_first_block as read_first
+from portkey.guardrails.errors import GuardrailBlocked
+from portkey.guardrails.runner import check_answer, check_request
+from portkey.observe.hook import NullObserver, Observer
 from portkey.providers.base import EMBEDDINGS, SignRequest, StreamDecoder
 from portkey.transport.http import Transport, UpstreamResponse
 
@@ -58,6 +61,8 @@ class Answer:
     done: bool = False
     #: served from the response cache (no upstream call, nothing to charge)
     cached: bool = False
+    #: the status to answer with when not the upstream's (246: a guardrail flagged it)
+    status: int | None = None
 
 
 #: called once a stream's upstream answered 200, before its first event is read
@@ -90,6 +95,8 @@ class Router:
         self.policy = unsupported_params
         self.gate = gate
         self.cache = cache
+        #: logs, metrics, cost (portkey.observe); told once per request by the app
+        self.observer: Observer = NullObserver()
 
     async def run(self, plan: Plan, call: Call, on_open: OnStreamOpen | None = None) -> Answer:
         """Admit (control plane), answer from the cache or the targets, settle, store."""
@@ -117,6 +124,9 @@ class Router:
         self, plan: Plan, call: Call, on_open: OnStreamOpen | None
     ) -> Answer | None:
         assert self.cache is not None
+        first = leaves(plan.root)[0]
+        if first.guard is not None and first.guard.before:  # never answer what a guard refuses
+            await check_request(first.guard, call, self.transport)
         entry = await self.cache.lookup(call, plan)
         if entry is None:
             return None
@@ -131,7 +141,7 @@ class Router:
         outcome = await self._node(plan.root, call, on_open, False)
         if isinstance(outcome, Answer):
             return outcome
-        if len(call.attempts) > 1:
+        if len(call.attempts) > 1 and not isinstance(outcome, GuardrailBlocked):
             raise AllTargetsFailed(call.attempts, outcome)
         raise outcome
 
@@ -208,6 +218,8 @@ class Router:
     ) -> Answer:
         if self.gate is not None:
             await self.gate.before_attempt(leaf, call)
+        if leaf.guard is not None and leaf.guard.before:
+            await check_request(leaf.guard, call, self.transport)
         prepared = prepare(leaf, call, self.policy)
         if leaf.spec.sign is not None:
             prepared.headers.extend(await sign(leaf, call, prepared))
@@ -233,10 +245,13 @@ class Router:
             call.upstream_s += time.perf_counter() - started
         if 200 <= response.status < 300:
             if leaf.spec.format.parse_response is not None:
-                answer = translate_answer(leaf, call.route, body, prepared.canonical or {})
-                return Answer(leaf, response, answer)
-            check_json_answer(body)
-            return Answer(leaf, response, body)
+                body = translate_answer(leaf, call.route, body, prepared.canonical or {})
+            else:
+                check_json_answer(body)
+            if leaf.guard is None and call.guard is None:
+                return Answer(leaf, response, body)
+            body, status = await check_answer(leaf.guard, call, body, self.transport)
+            return Answer(leaf, response, body, status=status)
         raise classify(leaf, response.status, body, response)
 
     async def _open_stream(

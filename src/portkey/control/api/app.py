@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from portkey.control.api import cache, configs, keys, limits, virtual_keys
 from portkey.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
+from portkey.observe import api as logs_api
 
 if TYPE_CHECKING:
     from portkey.gateway.app import GatewayApp
@@ -71,4 +72,5 @@ def create_admin_app(gateway: GatewayApp) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     for module in (virtual_keys, keys, limits, configs, cache):
         app.include_router(module.router, prefix=PREFIX)
+    app.include_router(logs_api.router, prefix=PREFIX)
     return app

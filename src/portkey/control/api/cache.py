@@ -21,8 +21,11 @@ def _cache(request: Request) -> Any:
 
 @router.get("/cache/stats")
 async def cache_stats(request: Request) -> dict[str, int | float | str]:
-    """Entries, bytes, hits, misses, evictions (this process's view for the memory backend)."""
-    stats: dict[str, int | float | str] = await _cache(request).backend.stats()
+    """Entries, bytes, hits, misses, evictions (this process's view for the memory backend),
+    and this process's lookups by cache status (``lookups.HIT``, ``lookups.SEMANTIC MISS``...)."""
+    cache = _cache(request)
+    stats: dict[str, int | float | str] = await cache.backend.stats()
+    stats.update(cache.stats())
     return stats
 
 
@@ -33,4 +36,4 @@ async def cache_purge(
 ) -> dict[str, int]:
     """Delete cached answers: every one, or those of one namespace."""
     prefix = f"{namespace}:" if namespace else ""
-    return {"deleted": await _cache(request).backend.purge(prefix)}
+    return {"deleted": await _cache(request).purge(prefix)}

@@ -1,0 +1,1 @@
+"""Guardrails: checks on request and response text, run as Portkey-compatible hooks."""

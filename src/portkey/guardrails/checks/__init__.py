@@ -1,0 +1,1 @@
+"""The built-in checks, one small module per family; ``portkey.guardrails.registry`` lists them."""

@@ -1,0 +1,118 @@
+"""The ``request_logs`` table: batch inserts, filtered queries with a cursor, retention.
+
+Synchronous (the writer and the admin API call it from a thread). Rows come newest first;
+the cursor is the id of the last row returned (ids are time-ordered text).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from portkey.observe.record import COLUMNS
+from portkey.store.db import Database
+
+#: rows per INSERT statement (27 columns: far below SQLite's variable limit)
+CHUNK = 100
+MAX_PAGE = 500
+_INSERT_ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
+_INSERT = f"INSERT INTO request_logs ({', '.join(COLUMNS)}) VALUES "
+#: filter name -> SQL condition (values are always bound, never formatted in)
+FILTERS: Mapping[str, str] = {
+    "trace_id": "trace_id = ?",
+    "provider": "provider = ?",
+    "model": "model = ?",
+    "status": "status = ?",
+    "api_key_id": "api_key_id = ?",
+    "virtual_key": "virtual_key = ?",
+    "config": "config = ?",
+    "cache_status": "cache_status = ?",
+    "error_type": "error_type = ?",
+    "since": "ts >= ?",
+    "until": "ts < ?",
+}
+_JSON_COLUMNS = ("attempts", "metadata")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    data: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class LogStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self.db.transaction() as tx:
+            for start in range(0, len(rows), CHUNK):
+                chunk = rows[start : start + CHUNK]
+                params = [value for row in chunk for value in row]
+                tx.execute(_INSERT + ", ".join([_INSERT_ROW] * len(chunk)), params)
+
+    def search(
+        self,
+        filters: Mapping[str, Any],
+        cursor: str | None = None,
+        limit: int = 50,
+        errors_only: bool = False,
+    ) -> Page:
+        """Rows matching every filter (see ``FILTERS``), newest first, ``limit`` at most."""
+        where, params = [], []
+        for name, value in filters.items():
+            if value is not None:
+                where.append(FILTERS[name])
+                params.append(value)
+        if errors_only:
+            where.append("status >= 400")
+        if cursor:
+            where.append("id < ?")
+            params.append(cursor)
+        limit = max(1, min(limit, MAX_PAGE))
+        sql = f"SELECT {', '.join(COLUMNS)} FROM request_logs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        with self.db.transaction() as tx:
+            rows = tx.query(sql, [*params, limit + 1])
+        data = [_as_dict(row) for row in rows[:limit]]
+        more = len(rows) > limit
+        return Page(data, data[-1]["id"] if more and data else None)
+
+    def get(self, log_id: str) -> dict[str, Any] | None:
+        with self.db.transaction() as tx:
+            rows = tx.query(
+                f"SELECT {', '.join(COLUMNS)} FROM request_logs WHERE id = ?", (log_id,)
+            )
+        return _as_dict(rows[0]) if rows else None
+
+    def enforce_retention(
+        self, max_age_days: float, max_rows: int, now: float | None = None
+    ) -> int:
+        """Delete rows older than ``max_age_days`` and all but the newest ``max_rows``."""
+        cutoff = (time.time() if now is None else now) - max_age_days * 86_400
+        with self.db.transaction() as tx:
+            deleted = tx.execute("DELETE FROM request_logs WHERE ts < ?", (cutoff,))
+            deleted += tx.execute(
+                "DELETE FROM request_logs WHERE id < "
+                "(SELECT id FROM request_logs ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                (max_rows - 1,),
+            )
+        return max(0, int(deleted))
+
+    def count(self) -> int:
+        with self.db.transaction() as tx:
+            return int(tx.query("SELECT COUNT(*) FROM request_logs")[0][0])
+
+
+def _as_dict(row: Sequence[Any]) -> dict[str, Any]:
+    out = dict(zip(COLUMNS, row, strict=True))
+    for name in _JSON_COLUMNS:
+        out[name] = orjson.loads(out[name]) if out[name] else None
+    out["stream"] = bool(out["stream"])
+    return out

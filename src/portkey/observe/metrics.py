@@ -1,0 +1,144 @@
+"""Prometheus metrics, updated from log records by the writer (off the hot path).
+
+Labels are bounded: provider ids come from the registry, statuses are HTTP codes, cache
+statuses and error types are small enums, and models are the first ``MAX_MODELS`` names seen
+(later ones count as ``other``): no trace ids, keys or free text. Each gateway owns its
+registry (no module globals); with ``--workers N`` every worker answers for itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from portkey.observe.record import Pending, tokens
+
+MAX_MODELS = 200
+OTHER = "other"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+#: request refusals by the gateway itself (no upstream attempt was made)
+REJECTIONS = frozenset({"rate_limit_error", "budget_exceeded", "authentication_error"})
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _Bounded:
+    """Keeps at most ``limit`` distinct values; the rest read as ``other``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, value: str | None) -> str:
+        if not value:
+            return "none"
+        if value in self.seen:
+            return value
+        with self.lock:
+            if len(self.seen) < self.limit:
+                self.seen.add(value[:100])
+                return value[:100]
+        return OTHER
+
+
+class Metrics:
+    def __init__(self, queue_depth: Callable[[], int] | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.model = _Bounded(MAX_MODELS)
+        self.requests = Counter(
+            "portkey_requests", "Requests answered, by provider, model and HTTP status",
+            ["provider", "model", "status"], registry=r,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "portkey_request_duration_seconds", "Total request latency", ["provider"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.ttft = Histogram(
+            "portkey_time_to_first_token_seconds", "Streams: time to the first event",
+            ["provider"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.overhead = Histogram(
+            "portkey_gateway_overhead_seconds", "Time spent in the gateway, upstream excluded",
+            ["provider"], buckets=OVERHEAD_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.tokens = Counter(
+            "portkey_tokens", "Tokens by kind (prompt, completion, cached, reasoning)",
+            ["provider", "model", "kind"], registry=r,
+        )  # fmt: skip
+        self.cost = Counter(
+            "portkey_cost_usd", "Cost of answers in USD", ["provider", "model"], registry=r
+        )
+        self.cache = Counter(
+            "portkey_cache_requests", "Requests by cache status", ["status"], registry=r
+        )
+        self.retries = Counter(
+            "portkey_retries",
+            "Retries of a target after a failed attempt",
+            ["provider"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "portkey_fallbacks", "Requests answered by another target after a failure",
+            ["provider"], registry=r,
+        )  # fmt: skip
+        self.attempt_failures = Counter(
+            "portkey_attempt_failures", "Failed upstream attempts by provider and error type",
+            ["provider", "error_type"], registry=r,
+        )  # fmt: skip
+        self.rejections = Counter(
+            "portkey_rejections", "Requests refused by the gateway (rate limit, budget, auth)",
+            ["reason"], registry=r,
+        )  # fmt: skip
+        self.dropped = Counter(
+            "portkey_log_records_dropped", "Log records dropped (queue full or store failing)",
+            registry=r,
+        )  # fmt: skip
+        self.written = Counter(
+            "portkey_log_records_written", "Log records written to the store", registry=r
+        )
+        depth = Gauge("portkey_log_queue_depth", "Log records waiting to be written", registry=r)
+        if queue_depth is not None:
+            depth.set_function(lambda: float(queue_depth()))
+
+    def observe(self, batch: Iterable[Pending]) -> None:
+        """Count a batch of finished requests."""
+        for p in batch:
+            provider = p.provider or "none"
+            model = self.model(p.model)
+            self.requests.labels(provider, model, str(p.status)).inc()
+            self.latency.labels(provider).observe(p.latency_ms / 1000)
+            self.overhead.labels(provider).observe(p.overhead_ms / 1000)
+            if p.ttft_ms is not None:
+                self.ttft.labels(provider).observe(p.ttft_ms / 1000)
+            self.cache.labels(p.cache_status).inc()
+            if p.usage:
+                for kind, n in zip(
+                    ("prompt", "completion", "cached", "reasoning"), tokens(p.usage), strict=True
+                ):
+                    if n:
+                        self.tokens.labels(provider, model, kind).inc(n)
+            if p.cost:
+                self.cost.labels(provider, model).inc(p.cost)
+            self._attempts(p)
+
+    def _attempts(self, p: Pending) -> None:
+        if not p.attempts and p.error_type in REJECTIONS and p.target is None:
+            self.rejections.labels(p.error_type).inc()
+        previous = None
+        for attempt in p.attempts:
+            self.attempt_failures.labels(attempt.provider, attempt.error_type).inc()
+            if previous is not None and previous.target == attempt.target:
+                self.retries.labels(attempt.provider).inc()
+            previous = attempt
+        if previous is not None and p.error_type is None and p.target is not None:
+            if previous.target == p.target:
+                self.retries.labels(p.provider or "none").inc()
+            else:
+                self.fallbacks.labels(p.provider or "none").inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
