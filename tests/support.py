@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +113,12 @@ def serve_process(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def wait_for(check: Callable[[], Any], within_s: float = 10.0, what: str = "it") -> Any:
+    """Poll ``check`` until it returns something truthy (that value), or fail after ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"{what} never happened"
+        time.sleep(0.02)  # noqa: TID251 - test thread
+    return result

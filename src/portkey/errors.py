@@ -174,6 +174,8 @@ class Attempt:
     error_type: str
     message: str
     duration_ms: float
+    #: perf_counter when the attempt began (its span's start)
+    started: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {

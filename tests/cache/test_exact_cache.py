@@ -268,3 +268,16 @@ def test_lookups_are_counted_by_status(
     ).json()
     assert stats["lookups.MISS"] >= 1 and stats["lookups.HIT"] >= 1
     assert stats["lookups.REFRESH"] == 1
+
+
+def test_embeddings_are_cached_too(gateway: GatewayServer, fake: FakeUpstream) -> None:
+    marker = uuid.uuid4().hex
+    c = cached_client(gateway.base_url, fake)
+    first = c.embeddings.with_raw_response.create(model="text-embedding-3-small", input=marker)
+    assert first.headers["x-portkey-cache-status"] == "MISS"
+    second = c.embeddings.with_raw_response.create(model="text-embedding-3-small", input=marker)
+    assert second.headers["x-portkey-cache-status"] == "HIT"
+    assert second.parse().data[0].embedding == first.parse().data[0].embedding
+    assert upstream_calls(fake, marker) == 1
+    other = c.embeddings.with_raw_response.create(model="text-embedding-3-large", input=marker)
+    assert other.headers["x-portkey-cache-status"] == "MISS"

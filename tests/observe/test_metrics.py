@@ -70,6 +70,9 @@ def test_requests_tokens_cost_latency_and_fallbacks_are_counted(
     assert value(text, r'portkey_gateway_overhead_seconds_count\{provider="openai"\}') >= 1
     assert value(text, r'portkey_cache_requests_total\{status="DISABLED"\}') >= 1
     assert re.search(r"^portkey_log_queue_depth \d", text, re.MULTILINE)
+    # the keep-alive pool holds the connection the answer came on
+    assert value(text, r'portkey_upstream_connections\{state="idle"\}') >= 1
+    assert value(text, r'portkey_upstream_connections\{state="in_use"\}') >= 0
     assert trace not in text
 
 

@@ -113,6 +113,18 @@ class CacheService:
         """Lookup counters by status, for ``/admin/cache/stats`` and the metrics."""
         return {f"lookups.{status}": count for status, count in self.counts.items()}
 
+    def health(self) -> dict[str, Any]:
+        """For ``/ready``: the backend, and whether it is reachable (as last seen: no I/O)."""
+        down = bool(getattr(self.backend, "_down", False))
+        index_down = bool(getattr(self.index, "_down", False))
+        out: dict[str, Any] = {"status": "degraded" if down or index_down else "ok"}
+        out["backend"] = self.backend.name
+        if down:
+            out["error"] = "Redis unreachable: answers are served without the cache"
+        elif index_down:
+            out["error"] = "Redis unreachable: the semantic index serves its local copy"
+        return out
+
     # -- lookup ----------------------------------------------------------------------------
 
     async def lookup(self, call: Any, plan: Plan) -> Entry | None:

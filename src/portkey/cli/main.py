@@ -96,7 +96,7 @@ def _load(path: Path) -> PortkeyFile:
 
 
 def _register_control_plane() -> None:
-    from portkey.cli import cache, config_as_code, control
+    from portkey.cli import cache, config_as_code, control, doctor, logs
 
     app.add_typer(control.keys_app, name="keys")
     app.add_typer(control.vk_app, name="vk")
@@ -104,6 +104,8 @@ def _register_control_plane() -> None:
     app.add_typer(control.limits_app, name="limits")
     app.add_typer(config_as_code.admin_app, name="admin")
     app.add_typer(cache.cache_app, name="cache")
+    app.add_typer(logs.logs_app, name="logs")
+    app.command("doctor")(doctor.doctor)
     app.command("audit")(control.audit)
     config_app.command("plan")(config_as_code.config_plan)
     config_app.command("apply")(config_as_code.config_apply)

@@ -9,7 +9,13 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_v
 from portkey.cache.settings import CacheSettings
 from portkey.config.routing import RoutingConfig, Strict, Target
 from portkey.control.models import BudgetIn, RateLimitIn
-from portkey.observe.settings import LogsSettings, MetricsSettings, ModelPrice
+from portkey.observe.settings import (
+    AlertsSettings,
+    HealthSettings,
+    LogsSettings,
+    MetricsSettings,
+    ModelPrice,
+)
 
 
 class UpstreamPool(Strict):
@@ -142,11 +148,24 @@ class PortkeyFile(Strict):
     logs: LogsSettings = LogsSettings()
     metrics: MetricsSettings = MetricsSettings()
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    #: alert rules and their webhooks; provider health (window, active probes)
+    alerts: AlertsSettings = AlertsSettings()
+    health: HealthSettings = HealthSettings()
     #: named guardrails (Portkey hooks); configs refer to them by id
     guardrails: dict[str, GuardrailDef] = Field(default_factory=dict)
     #: budgets and rate limits as code: `portkey config apply` makes the store match
     budgets: list[BudgetIn] = Field(default_factory=list)
     rate_limits: list[RateLimitIn] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _probes_name_providers(self) -> PortkeyFile:
+        for i, probe in enumerate(self.health.probes):
+            if probe.provider not in self.providers:
+                raise ValueError(
+                    f"health.probes[{i}].provider: {probe.provider!r} is not under providers: "
+                    f"(known: {', '.join(sorted(self.providers)) or 'none'})"
+                )
+        return self
 
     @field_validator("default_config")
     @classmethod

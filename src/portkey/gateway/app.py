@@ -105,7 +105,13 @@ class GatewayApp:
         )
         from portkey.observe.service import ObserveService  # logs, metrics: off the hot path
 
-        self.router.observer = await ObserveService.start(self.holder, self.control.store.db)
+        store = self.control.store
+        observer = await ObserveService.start(self.holder, store.db, store.list_budgets)
+        self.router.observer = observer
+        if isinstance(observer, ObserveService):
+            observer.health.start_probes(self.holder, self.transport)
+            if observer.metrics is not None:
+                observer.metrics.watch_pool(self.transport.pool_usage)
         self.reloader = Reloader(self.holder, self._on_reload)
         self.reloader.start()
         self.ready = True
@@ -141,6 +147,15 @@ class GatewayApp:
         body: dict[str, Any] = {"ready": self.ready, "status": "ok" if self.ready else "starting"}
         if self.ready and degraded:
             body.update(status="degraded", reason=degraded)
+        if self.ready:
+            body["checks"] = checks = {"store": {"status": "degraded" if degraded else "ok"}}
+            if self.cache is not None:
+                checks["cache"] = self.cache.health()
+            status = getattr(self.router.observer, "status", None) if self.router else None
+            if status is not None:
+                checks.update(status())
+            if checks.get("logs", {}).get("status") == "failing" and body["status"] == "ok":
+                body.update(status="degraded", reason=checks["logs"]["error"])
         await send_json(send, 200 if self.ready else 503, json_body(body))
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
@@ -169,6 +184,9 @@ class GatewayApp:
                 raise GatewayError("gateway is not started", status=503)
             call.trace_id = call.headers.get("x-portkey-trace-id") or call.trace_id
             ingress.apply_headers(call, scope["headers"])
+            tracing = self.router.observer.tracing
+            if tracing is not None:
+                call.span = tracing.ids_for(call.headers.get("traceparent"))
             if self.control is not None:
                 self.control.gate.identify(call)
             raw = await read_body(scope, receive, runtime.file.server.max_body_bytes)

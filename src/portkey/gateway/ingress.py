@@ -66,6 +66,7 @@ class Call:
     """One client request on its way through the gateway."""
 
     __slots__ = (
+        "attempt_started",
         "attempts",
         "bearer",
         "body",
@@ -81,6 +82,7 @@ class Call:
         "raw_headers",
         "retries",
         "route",
+        "span",
         "started",
         "stream",
         "timeout_override",
@@ -107,6 +109,8 @@ class Call:
         self.upstream_s = 0.0
         self.retries = 0
         self.attempts: list[Any] = []
+        self.attempt_started = 0.0  # perf_counter when the answering attempt began
+        self.span: Any = None  # portkey.observe.tracing.SpanIds, when tracing is on
         self.warnings: list[str] = []
         self.upstream: Any = None  # the upstream response being streamed, for disconnects
         self.disconnected = False
@@ -128,9 +132,13 @@ def new_trace_id() -> str:
     return f"{time.time_ns() // 1_000_000:012x}-{_PROCESS_TAG}-{next(_counter):08x}"
 
 
+#: headers kept on the Call besides x-portkey-*: credentials and the W3C trace context
+CALL_HEADERS = frozenset({b"authorization", b"traceparent"})
+
+
 def read_headers(raw: list[tuple[bytes, bytes]], call_headers: dict[str, str]) -> None:
     for name, value in raw:
-        if name.startswith(b"x-portkey-") or name == b"authorization":
+        if name.startswith(b"x-portkey-") or name in CALL_HEADERS:
             call_headers[name.decode("latin-1")] = value.decode("latin-1")
 
 

@@ -161,6 +161,10 @@ def headers_for(leaf: Leaf, call: Call) -> list[tuple[str, str]]:
                 "or use a virtual key",
                 param="authorization",
             )
+    if call.span is not None:  # tracing: this request's span is the upstream's parent
+        headers.append(("traceparent", call.span.traceparent()))
+    elif "traceparent" in call.headers:  # not tracing: pass the caller's context on as is
+        headers.append(("traceparent", call.headers["traceparent"]))
     if leaf.forward_headers or call.forward_names:
         own = {name.lower() for name, _ in headers}  # never a second copy of our own headers
         wanted = {*leaf.forward_headers, *call.forward_names} - own

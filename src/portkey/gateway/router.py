@@ -174,7 +174,7 @@ class Router:
         retry = leaf.retry
         for attempt in range(retry.attempts + 1):
             call.retries = attempt
-            started = time.perf_counter()
+            started = call.attempt_started = time.perf_counter()
             try:
                 last_chance = not alt and attempt == retry.attempts
                 return await self._once_rotating(leaf, call, on_open, last_chance)
@@ -188,6 +188,7 @@ class Router:
                     error_type=error.type,
                     message=error.message,
                     duration_ms=(time.perf_counter() - started) * 1000,
+                    started=started,
                 )
             )
             if call.disconnected:

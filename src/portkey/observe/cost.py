@@ -95,7 +95,7 @@ def _int(value: Any) -> int:
 
 def _detail(usage: Mapping[str, Any], name: str, field: str) -> int:
     details = usage.get(name)
-    return _int(details.get(field)) if isinstance(details, Mapping) else 0
+    return _int(details.get(field)) if isinstance(details, dict) else 0
 
 
 def _counts(usage: Mapping[str, Any]) -> _Counts:

@@ -15,6 +15,9 @@ COST_HEADER = b"x-portkey-cost-usd"
 
 
 class Observer(Protocol):
+    #: portkey.observe.tracing.Tracing when spans are exported, else None (no cost)
+    tracing: Any
+
     def price(self, call: Any, leaf: Any, usage: Mapping[str, Any] | None) -> float | None:
         """USD of this answer (0 for a cache hit), or None when no price is known."""
         ...
@@ -38,7 +41,9 @@ class Observer(Protocol):
 
 
 class NullObserver:
-    """Observes nothing (before start-up, and when logs and metrics are both off)."""
+    """Observes nothing (before start-up, and when logs, metrics and traces are all off)."""
+
+    tracing: Any = None
 
     def price(self, call: Any, leaf: Any, usage: Mapping[str, Any] | None) -> float | None:
         return None

@@ -9,7 +9,9 @@ registry (no module globals); with ``--workers N`` every worker answers for itse
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections import Counter as Counter_
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -21,6 +23,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 #: request refusals by the gateway itself (no upstream attempt was made)
 REJECTIONS = frozenset({"rate_limit_error", "budget_exceeded", "authentication_error"})
+TOKEN_KINDS = ("prompt", "completion", "cached", "reasoning")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -103,27 +106,59 @@ class Metrics:
         depth = Gauge("portkey_log_queue_depth", "Log records waiting to be written", registry=r)
         if queue_depth is not None:
             depth.set_function(lambda: float(queue_depth()))
+        #: labelled histogram children by provider (labels() takes a lock each call)
+        self._latency: dict[str, Any] = {}
+        self._overhead: dict[str, Any] = {}
+        self._ttft: dict[str, Any] = {}
+        self.connections = Gauge(
+            "portkey_upstream_connections", "Pooled upstream connections (in_use, idle)",
+            ["state"], registry=r,
+        )  # fmt: skip
+
+    def watch_pool(self, usage: Callable[[], tuple[int, int]]) -> None:
+        """Read the upstream pool's (in use, idle) connections at each scrape."""
+        self.connections.labels("in_use").set_function(lambda: float(usage()[0]))
+        self.connections.labels("idle").set_function(lambda: float(usage()[1]))
 
     def observe(self, batch: Iterable[Pending]) -> None:
         """Count a batch of finished requests."""
+        # counters are summed per label set first: one inc() (a lock) per set, not per request
+        requests: Counter_[tuple[str, ...]] = Counter_()
+        cache: Counter_[str] = Counter_()
+        spent: dict[tuple[str, ...], float] = {}
+        used: Counter_[tuple[str, ...]] = Counter_()
+        latency, overhead, ttft = self._latency, self._overhead, self._ttft
         for p in batch:
             provider = p.provider or "none"
             model = self.model(p.model)
-            self.requests.labels(provider, model, str(p.status)).inc()
-            self.latency.labels(provider).observe(p.latency_ms / 1000)
-            self.overhead.labels(provider).observe(p.overhead_ms / 1000)
+            requests[(provider, model, str(p.status))] += 1
+            child = latency.get(provider)
+            if child is None:
+                child = latency[provider] = self.latency.labels(provider)
+                overhead[provider] = self.overhead.labels(provider)
+                ttft[provider] = self.ttft.labels(provider)
+            child.observe(p.latency_ms / 1000)
+            overhead[provider].observe(p.overhead_ms / 1000)
             if p.ttft_ms is not None:
-                self.ttft.labels(provider).observe(p.ttft_ms / 1000)
-            self.cache.labels(p.cache_status).inc()
+                ttft[provider].observe(p.ttft_ms / 1000)
+            cache[p.cache_status] += 1
             if p.usage:
-                for kind, n in zip(
-                    ("prompt", "completion", "cached", "reasoning"), tokens(p.usage), strict=True
-                ):
+                for kind, n in zip(TOKEN_KINDS, tokens(p.usage), strict=True):
                     if n:
-                        self.tokens.labels(provider, model, kind).inc(n)
+                        used[(provider, model, kind)] += n
             if p.cost:
-                self.cost.labels(provider, model).inc(p.cost)
-            self._attempts(p)
+                spent[(provider, model)] = spent.get((provider, model), 0.0) + p.cost
+            if p.attempts or p.error_type in REJECTIONS:
+                self._attempts(p)
+        self._add(self.requests, requests)
+        self._add(self.cache, {(status,): n for status, n in cache.items()})
+        self._add(self.tokens, used)
+        self._add(self.cost, spent)
+
+    @staticmethod
+    def _add(counter: Counter, sums: Mapping[tuple[str, ...], float]) -> None:
+        for labels, amount in sums.items():
+            counter.labels(*labels).inc(amount)
 
     def _attempts(self, p: Pending) -> None:
         if not p.attempts and p.error_type in REJECTIONS and p.target is None:

@@ -88,6 +88,10 @@ class Pending:
     metadata: Mapping[str, str]
     request_body: bytes | None
     response_body: bytes | None
+    #: for traces: the request's span ids, perf_counter at arrival and at the answering try
+    span: Any = None
+    started: float = 0.0
+    attempt_started: float = 0.0
 
 
 def _int(value: Any) -> int:
@@ -96,7 +100,7 @@ def _int(value: Any) -> int:
 
 def _detail(usage: Mapping[str, Any], name: str, field: str) -> int:
     details = usage.get(name)
-    return _int(details.get(field)) if isinstance(details, Mapping) else 0
+    return _int(details.get(field)) if isinstance(details, dict) else 0
 
 
 def tokens(usage: Mapping[str, Any] | None) -> tuple[int, int, int, int]:
@@ -233,4 +237,7 @@ def capture(  # noqa: PLR0913 - the hook's flat arguments, passed through
         metadata=call.metadata,
         request_body=call.raw if keep_bodies else None,
         response_body=response_body if keep_bodies else None,
+        span=call.span,
+        started=call.started,
+        attempt_started=call.attempt_started,
     )

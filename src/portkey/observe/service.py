@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
+from portkey.observe.alerts import AlertEngine, Budgets
 from portkey.observe.cost import cost_usd
+from portkey.observe.health import ProviderHealth
 from portkey.observe.hook import NullObserver, Observer
 from portkey.observe.logstore import LogStore
 from portkey.observe.metrics import Metrics
@@ -16,6 +19,8 @@ from portkey.observe.writer import LogWriter, Sink
 from portkey.store.db import Database, open_database
 
 log = logging.getLogger("portkey.observe")
+#: the standard OTel variables that turn the OTLP exporter on
+TRACE_ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 
 class ObserveService:
@@ -27,14 +32,22 @@ class ObserveService:
         self.metrics = metrics
         self.logs = writer.store
         self._own_db: Database | None = None
+        #: portkey.observe.tracing.Tracing while spans are exported (OTEL_EXPORTER_OTLP_*)
+        self.tracing: Any = None
+        self.health = ProviderHealth(lambda: holder.current.file.health)
+        self.alerts: AlertEngine | None = None
         self._prices_of: tuple[Any, Mapping[str, Mapping[str, float]] | None] = (None, None)
 
     @classmethod
-    async def start(cls, holder: Any, store_db: Database | None) -> Observer:
-        """Start from the runtime's ``logs``/``metrics``; ``store_db``: the control store's."""
+    async def start(
+        cls, holder: Any, store_db: Database | None, budgets: Budgets | None = None
+    ) -> Observer:
+        """Start from the runtime's ``logs``/``metrics``; ``store_db``: the control store's;
+        ``budgets``: lists budgets with their spend (for ``budget_used`` alerts)."""
         file = holder.current.file
         logs, metrics_on = file.logs, file.metrics.enabled
-        if not logs.enabled and not metrics_on:
+        tracing_on = any(os.environ.get(name) for name in TRACE_ENDPOINTS)
+        if not logs.enabled and not metrics_on and not tracing_on:
             return NullObserver()
         own: Database | None = None
         store: LogStore | None = None
@@ -49,10 +62,24 @@ class ObserveService:
             sink: Sink = metrics.observe
             writer.sinks.append(sink)
             writer.on_drop = metrics.dropped.inc
-        writer.start()
         service = cls(holder, writer, metrics)
         service._own_db = own
+        writer.sinks.append(service._trace)
+        writer.sinks.append(service.health.observe)
+        service.alerts = AlertEngine(lambda: holder.current.file.alerts, store, budgets)
+        service.alerts.start()
+        if tracing_on:
+            from portkey.observe.tracing import Tracing  # the OTel SDK: only when exporting
+
+            service.tracing = Tracing()
+        writer.start()
         return service
+
+    def _trace(self, batch: list[Any]) -> None:
+        """A writer sink (its thread): spans of the finished requests, when tracing."""
+        tracing = self.tracing
+        if tracing is not None:
+            tracing.export(batch)
 
     def price(self, call: Any, leaf: Any, usage: Mapping[str, Any] | None) -> float | None:
         ticket = call.cache
@@ -96,8 +123,32 @@ class ObserveService:
         except Exception:  # observing must never fail a request
             log.exception("could not record a request")
 
+    def status(self) -> dict[str, Any]:
+        """For ``/ready``: the log writer's state and each provider's health."""
+        writer = self.writer
+        logs: dict[str, Any] = {
+            "status": "failing" if writer.failing else "ok",
+            "queued": len(writer.queue),
+            "written": writer.written,
+            "dropped": writer.dropped,
+        }
+        if writer.failing:
+            logs["error"] = writer.failing
+        out: dict[str, Any] = {"logs": logs, "providers": self.health.report()}
+        if self.alerts is not None and self.alerts.firing:
+            out["alerts_firing"] = sorted(
+                f"{name}{'' if group is None else f'[{group}]'}"
+                for name, group in self.alerts.firing
+            )
+        return out
+
     async def close(self) -> None:
+        await self.health.close()
+        if self.alerts is not None:
+            await self.alerts.close()
         await self.writer.close()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.close)
         if self._own_db is not None:
             await asyncio.to_thread(self._own_db.close)
 

@@ -121,5 +121,12 @@ class Transport:
             ) from exc
         return UpstreamResponse(raw.status, raw)
 
+    def pool_usage(self) -> tuple[int, int]:
+        """(in use, idle) pooled connections, for the metrics (aiohttp keeps no public count)."""
+        connector = self._session.connector
+        in_use = getattr(connector, "_acquired", ())
+        idle = getattr(connector, "_conns", {})
+        return len(in_use), sum(len(c) for c in idle.values())
+
     async def close(self) -> None:
         await self._session.close()

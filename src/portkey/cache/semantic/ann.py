@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from usearch.index import Index
 
-CONNECTIVITY = 16
+CONNECTIVITY = 32  # 16 found 0.81 of near questions at 100k random vectors, 32: 0.98
 EXPANSION_ADD = 64
 EXPANSION_SEARCH = 64
 

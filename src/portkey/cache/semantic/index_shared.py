@@ -67,6 +67,7 @@ class ReplicatedIndex:
         self.last_id = b"0-0"
         self._task: asyncio.Task[None] | None = None
         self._down = False
+        self._closed = False
         self.applied = 0  # events read off the stream from other replicas
         try:  # built inside the server's loop: follow the stream from the start, warm up now
             asyncio.get_running_loop()
@@ -110,6 +111,7 @@ class ReplicatedIndex:
         return count
 
     async def close(self) -> None:
+        self._closed = True
         if self._task is not None:
             # redis-py may sit in a cancelled XREAD BLOCK until its socket closes: cut it
             self._task.cancel()
@@ -127,6 +129,8 @@ class ReplicatedIndex:
     # -- replication -----------------------------------------------------------------------
 
     def _start(self) -> None:
+        if self._closed:
+            return
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._follow())
 
@@ -142,7 +146,7 @@ class ReplicatedIndex:
     async def _follow(self) -> None:
         """Tail the stream forever (from the start, so a new replica begins warm)."""
         delay = 0.1
-        while True:
+        while not self._closed:
             try:
                 batches = cast(
                     "list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]",
@@ -153,6 +157,8 @@ class ReplicatedIndex:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError, TimeoutError) as exc:
+                if self._closed:  # close() cut the connection under a swallowed cancel
+                    return
                 self._outage(exc)
                 await asyncio.sleep(delay)
                 delay = min(RETRY_MAX_S, delay * 2)
