@@ -46,8 +46,18 @@ def create_app(config_path: str | None = None) -> Dispatcher:
     holder = RuntimeHolder(Runtime.from_path(path), path)
     gateway = GatewayApp(holder)
     from portkey.control.api.app import create_admin_app  # FastAPI: off the /v1 import path
+    from portkey.dashboard.app import create_dashboard_app
     from portkey.observe.endpoint import MetricsEndpoint
+    from portkey.orchestrator.api import create_query_app
 
+    query_app = create_query_app(gateway)
     return Dispatcher(
-        gateway, {"/admin": create_admin_app(gateway), "/metrics": MetricsEndpoint(gateway)}
+        gateway,
+        {
+            "/admin": create_admin_app(gateway),
+            "/metrics": MetricsEndpoint(gateway),
+            "/query": query_app,
+            "/catalog": query_app,
+            "/dashboard": create_dashboard_app(gateway),
+        },
     )

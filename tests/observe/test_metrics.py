@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import pytest
 from openai import OpenAI
 
 from tests.fakes import FakeUpstream
@@ -124,3 +125,46 @@ def test_the_grafana_dashboard_uses_exported_metric_names(server: GatewayServer)
         for name in re.findall(r"\b(portkey_\w+)", query):
             base = re.sub(r"_(bucket|count|sum)$", "", name)
             assert name in exported or base in exported, f"{name} is not exported"
+
+
+def test_guardrail_checks_and_blocks_are_counted_and_logged(
+    server: GatewayServer, fake: FakeUpstream, admin: httpx.Client
+) -> None:
+    guard = {
+        "id": "no-secret-word",
+        "deny": True,
+        "checks": [
+            {"id": "default.contains", "parameters": {"words": ["xyzzy"], "operator": "none"}},
+            {"id": "default.wordCount", "parameters": {"minWords": 1, "maxWords": 500}},
+        ],
+    }
+    config = {"virtual_key": "fake-vk", "input_guardrails": [guard]}
+    sdk = OpenAI(
+        base_url=server.base_url, api_key="unused", max_retries=0,
+        default_headers={"x-portkey-config": json.dumps(config)},
+    )  # fmt: skip
+    sdk.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hello"}])
+    with pytest.raises(openai.APIStatusError) as refused:
+        sdk.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "say xyzzy"}]
+        )
+    assert refused.value.status_code == 446
+    failed = r'portkey_guardrail_checks_total\{check="default.contains",verdict="fail"\}'
+    text = scrape(server, failed)
+    assert value(text, failed) >= 1
+    assert (
+        value(text, r'portkey_guardrail_checks_total\{check="default.contains",verdict="pass"\}')
+        >= 1
+    )
+    assert (
+        value(text, r'portkey_guardrail_checks_total\{check="default.wordCount",verdict="pass"\}')
+        >= 2
+    )
+    assert value(text, r'portkey_guardrail_outcomes_total\{outcome="blocked"\}') >= 1
+    assert value(text, r"portkey_guardrail_duration_seconds_count") >= 2
+    [blocked] = [
+        r for r in admin.get("/logs", params={"status": 446}).json()["data"] if r["guardrails"]
+    ][:1]
+    assert blocked["guardrails"]["checks_failed"] == {"default.contains": 1}
+    assert blocked["guardrails"]["checks_run"]["default.wordCount"] == 1
+    assert blocked["guardrails"]["latency_ms"] >= 0

@@ -97,6 +97,9 @@ def _load(path: Path) -> PortkeyFile:
 
 def _register_control_plane() -> None:
     from portkey.cli import cache, config_as_code, control, doctor, logs
+    from portkey.cli import catalog as data_catalog
+    from portkey.cli import query as data_query
+    from portkey.cli import sync as data_sync
 
     app.add_typer(control.keys_app, name="keys")
     app.add_typer(control.vk_app, name="vk")
@@ -104,7 +107,13 @@ def _register_control_plane() -> None:
     app.add_typer(control.limits_app, name="limits")
     app.add_typer(config_as_code.admin_app, name="admin")
     app.add_typer(cache.cache_app, name="cache")
+    app.add_typer(data_catalog.catalog_app, name="catalog")
+    app.command("query")(data_query.query)
+    app.add_typer(data_sync.sync_app, name="sync")
     app.add_typer(logs.logs_app, name="logs")
+    from portkey.prompts.cli import prompts_app
+
+    app.add_typer(prompts_app, name="prompts")
     app.command("doctor")(doctor.doctor)
     app.command("audit")(control.audit)
     config_app.command("plan")(config_as_code.config_plan)

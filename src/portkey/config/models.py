@@ -16,6 +16,8 @@ from portkey.observe.settings import (
     MetricsSettings,
     ModelPrice,
 )
+from portkey.orchestrator.settings import DataSettings
+from portkey.prompts.settings import PromptDef
 
 
 class UpstreamPool(Strict):
@@ -114,7 +116,7 @@ class GuardrailDef(Strict):
     model_config = ConfigDict(extra="allow", frozen=True)  # check ids as keys (shorthand)
 
     deny: bool = False
-    action: Literal["block", "flag", "mask"] | None = None
+    action: Literal["block", "flag", "mask", "fallback"] | None = None
     restore: bool = False
     checks: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -153,9 +155,14 @@ class PortkeyFile(Strict):
     health: HealthSettings = HealthSettings()
     #: named guardrails (Portkey hooks); configs refer to them by id
     guardrails: dict[str, GuardrailDef] = Field(default_factory=dict)
+    #: prompts as code (versioned in the store on start); partials they include by name
+    prompts: dict[str, PromptDef] = Field(default_factory=dict)
+    prompt_partials: dict[str, str] = Field(default_factory=dict)
     #: budgets and rate limits as code: `portkey config apply` makes the store match
     budgets: list[BudgetIn] = Field(default_factory=list)
     rate_limits: list[RateLimitIn] = Field(default_factory=list)
+    #: the data orchestrator's engines (``/query``, ``/catalog``, ``portkey query``)
+    data: DataSettings = DataSettings()
 
     @model_validator(mode="after")
     def _probes_name_providers(self) -> PortkeyFile:
@@ -165,6 +172,13 @@ class PortkeyFile(Strict):
                     f"health.probes[{i}].provider: {probe.provider!r} is not under providers: "
                     f"(known: {', '.join(sorted(self.providers)) or 'none'})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _prompts_compile(self) -> PortkeyFile:
+        from portkey.prompts.settings import check_prompts
+
+        check_prompts(self.prompts, self.prompt_partials, set(self.configs))
         return self
 
     @field_validator("default_config")

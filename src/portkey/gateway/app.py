@@ -64,6 +64,8 @@ class GatewayApp:
         #: the control plane (portkey.control.service.ControlService), once started
         self.control: Any = None
         self.cache: CacheService | None = None
+        #: the prompt registry (portkey.prompts.service.PromptService), once started
+        self.prompts: Any = None
         self._background: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,6 +83,14 @@ class GatewayApp:
             await self.anthropic(scope, receive, send)
         elif path == "/v1/models" and method == "GET":
             await models_endpoint.handle(self, scope, send)
+        elif path.startswith("/v1/prompts/") and method == "POST":
+            from portkey.prompts import endpoints
+
+            await endpoints.handle(self, scope, receive, send)
+        elif path == "/v1/feedback" and method == "POST":
+            from portkey.prompts import feedback
+
+            await feedback.handle(self, scope, receive, send)
         elif path == "/health":
             await send_json(send, 200, b'{"status":"ok"}')
         elif path == "/ready":
@@ -112,6 +122,9 @@ class GatewayApp:
             observer.health.start_probes(self.holder, self.transport)
             if observer.metrics is not None:
                 observer.metrics.watch_pool(self.transport.pool_usage)
+        from portkey.prompts.service import PromptService
+
+        self.prompts = await PromptService.start(self.holder.current.file, store.db)
         self.reloader = Reloader(self.holder, self._on_reload)
         self.reloader.start()
         self.ready = True
@@ -119,6 +132,12 @@ class GatewayApp:
     def _on_reload(self) -> None:
         if self.router is not None:
             self.router.policy = self.holder.current.file.server.unsupported_params
+        if self.prompts is not None:
+            task = asyncio.get_running_loop().create_task(
+                self.prompts.reload(self.holder.current.file)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         if self.cache is not None and self.router is not None:
             previous = self.cache
             self.cache = self.router.cache = reconfigured(previous, self.holder.current.file.cache)
@@ -132,6 +151,8 @@ class GatewayApp:
         self.ready = False
         if self.reloader is not None:
             self.reloader.stop()
+        if self.prompts is not None:
+            await self.prompts.close()
         if self.router is not None:
             await self.router.observer.close()  # before the store closes: it flushes there
         if self.control is not None:
@@ -268,7 +289,7 @@ class StreamResponse:
         recorded: list[bytes] | None = [answer.body] if storing else None
         filt = UsageFilter(answer.strip_usage)
         self.first_token_s = time.perf_counter()
-        write = guarded_writer(answer.leaf.guard, self.call, self.write)
+        write = guarded_writer(answer.leaf.guard, self.call, self.write, self.router.transport)
         failure = None
         try:
             await write(filt(answer.body))

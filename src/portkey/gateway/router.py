@@ -126,7 +126,10 @@ class Router:
         assert self.cache is not None
         first = leaves(plan.root)[0]
         if first.guard is not None and first.guard.before:  # never answer what a guard refuses
-            await check_request(first.guard, call, self.transport)
+            try:
+                await check_request(first.guard, call, self.transport)
+            except GuardrailBlocked:  # judged once: the target answers it (and may fall back)
+                return None
         entry = await self.cache.lookup(call, plan)
         if entry is None:
             return None

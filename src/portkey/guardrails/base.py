@@ -15,6 +15,8 @@ class Verdict:
     data: dict[str, Any] = field(default_factory=dict)
     text: str | None = None
     error: str | None = None
+    #: (start, end) of what a masking check found (kept out of ``data``: a secret's place, not it)
+    spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 class HookContext(Protocol):

@@ -6,7 +6,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from portkey.guardrails.base import Check, CheckBuilder
-from portkey.guardrails.checks import json_checks, pii, secrets, text, urls, webhook
+from portkey.guardrails.checks import (
+    json_checks,
+    judge,
+    language,
+    pii,
+    secrets,
+    text,
+    urls,
+    webhook,
+)
 
 CHECKS: Mapping[str, CheckBuilder] = {
     "default.regexMatch": text.regex_match,
@@ -24,6 +33,11 @@ CHECKS: Mapping[str, CheckBuilder] = {
     "portkey.pii": pii.pii,
     "default.secrets": secrets.secrets,
     "default.webhook": webhook.webhook,
+    "default.language": language.language,
+    "portkey.language": language.language,
+    "default.llmJudge": judge.llm_judge,
+    "default.moderation": judge.moderation,
+    "portkey.moderateContent": judge.moderation,
 }
 
 

@@ -7,8 +7,10 @@ guards already judged the request (a fallback does not run them twice).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -19,6 +21,7 @@ from portkey.guardrails.errors import FLAGGED_STATUS, GuardrailBlocked
 from portkey.guardrails.spec import Guard, Hook
 from portkey.transport.http import Transport
 
+log = logging.getLogger("portkey.guardrails")
 BEFORE, AFTER = "beforeRequestHook", "afterRequestHook"
 Piece = tuple[Any, Any]  # (container, key): container[key] is one text of the request/answer
 
@@ -52,6 +55,20 @@ class GuardState:
 
     def results(self) -> dict[str, Any]:
         return {"before_request_hooks": self.before, "after_request_hooks": self.after}
+
+    def summary(self) -> dict[str, Any]:
+        """For logs and metrics: checks run and failed (by check id), time spent, outcome."""
+        run: dict[str, int] = {}
+        failed: dict[str, int] = {}
+        spent = 0.0
+        for hook in (*self.before, *self.after):
+            spent += hook["execution_time"]
+            for check in hook["checks"]:
+                run[check["id"]] = run.get(check["id"], 0) + 1
+                if not check["verdict"]:
+                    failed[check["id"]] = failed.get(check["id"], 0) + 1
+        return {"checks_run": run, "checks_failed": failed, "latency_ms": round(spent, 3),
+                "flagged": self.flagged, "transformed": self.masks is not None}  # fmt: skip
 
 
 def request_pieces(body: Any) -> list[Piece]:
@@ -93,25 +110,34 @@ def answer_pieces(body: Any) -> list[Piece]:
 async def run_hook(hook: Hook, pieces: list[Piece], state: GuardState) -> dict[str, Any]:
     """Run one hook over the pieces: masking checks rewrite each piece, others judge the whole."""
     started = time.perf_counter()
+    created = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     checks, verdict, transformed = [], True, False
+    joined: str | None = None
     for check in hook.checks:
         t0 = time.perf_counter()
-        if check.masks:
-            found: list[Any] = []
-            for container, key in pieces:
-                result = await check.run(container[key], state)
-                found += result.data.get("detected", [])
-                if result.text is not None:
-                    container[key], transformed = result.text, True
-            result = Verdict(True, {"detected": len(found)} if found else {})
-        else:
-            result = await check.run("\n".join(c[k] for c, k in pieces), state)
+        try:
+            if check.masks:
+                found: list[Any] = []
+                for container, key in pieces:
+                    result = await check.run(container[key], state)
+                    found += result.data.get("detected", [])
+                    if result.text is not None:
+                        container[key], transformed, joined = result.text, True, None
+                result = Verdict(True, {"detected": len(found)} if found else {})
+            else:
+                joined = "\n".join(c[k] for c, k in pieces) if joined is None else joined
+                result = await check.run(joined, state)
+        except Exception as exc:  # a check that breaks fails (closed), it never answers a 500
+            log.exception("guardrail check %s failed", check.id)
+            result = Verdict(False, {}, error=f"{type(exc).__name__}: {exc}"[:200])
         verdict = verdict and result.passed
         checks.append({"id": check.id, "verdict": result.passed, "data": result.data,
                        "error": result.error,
-                       "execution_time": round((time.perf_counter() - t0) * 1000, 3)})  # fmt: skip
+                       "execution_time": round((time.perf_counter() - t0) * 1000, 3),
+                       "created_at": created})  # fmt: skip
     return {"id": hook.id, "type": "guardrail", "verdict": verdict, "deny": hook.deny,
-            "async": False, "transformed": transformed, "checks": checks,
+            "async": hook.background, "skipped": False, "transformed": transformed, "checks": checks,
+            "feedback": None, "error": None, "created_at": created,
             "execution_time": round((time.perf_counter() - started) * 1000, 3)}  # fmt: skip
 
 
@@ -123,7 +149,7 @@ async def _run_all(hooks: tuple[Hook, ...], pieces: list[Piece], state: GuardSta
         result = await run_hook(hook, pieces, state)
         sink.append(result)
         transformed = transformed or result["transformed"]
-        if not result["verdict"]:
+        if not result["verdict"] and not hook.background:
             denied = denied or hook.deny
             state.flagged = state.flagged or not hook.deny
     return denied, transformed

@@ -8,8 +8,9 @@ Accepted shapes, in ``guardrails:`` of portkey.yaml or inline in a config's
 - a string: the id of a guardrail defined in portkey.yaml.
 
 ``deny: true`` blocks a failing request or answer (HTTP 446); ``deny: false`` (the default)
-lets it through flagged (HTTP 246). ``action: block|flag|mask`` is accepted as an alias
-(``mask`` sets ``redact`` on the checks that can mask).
+lets it through flagged (HTTP 246). ``action: block|flag|mask|fallback`` is accepted as an
+alias (``mask`` sets ``redact`` on the checks that can mask; ``fallback`` denies, so that a
+``fallback`` strategy above the target moves on to the next target, as on any 446).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from portkey.guardrails.registry import CHECKS, build
 
 HOOK_KEYS = frozenset({"id", "type", "deny", "checks", "async", "action", "name", "on_fail",
                        "on_success", "restore"})  # fmt: skip
-ACTIONS = ("block", "flag", "mask")
+ACTIONS = ("block", "flag", "mask", "fallback")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,9 @@ class Hook:
     checks: tuple[Check, ...]
     #: de-mask placeholders in the answer (for masks made on the request)
     restore: bool = False
+    #: Portkey's ``async: true``: reported in ``hook_results`` but never denies, flags or
+    #: masks (it still runs in line: there is no background runner yet)
+    background: bool = False
 
 
 def parse_hook(raw: Any, default_id: str) -> Hook:
@@ -47,10 +51,23 @@ def parse_hook(raw: Any, default_id: str) -> Hook:
     action = raw.get("action")
     if action is not None and action not in ACTIONS:
         raise ValueError(f"action must be one of {ACTIONS}")
-    deny = raw.get("deny", action == "block")
+    deny = raw.get("deny", action in ("block", "fallback"))
     if not isinstance(deny, bool):
         raise ValueError("deny must be true or false")
-    entries = _check_entries(raw)
+    checks = _build_checks(_check_entries(raw), action)
+    hook_id = raw.get("id") or default_id
+    if not isinstance(hook_id, str):
+        raise ValueError("id must be a string")
+    background = raw.get("async", False)
+    if not isinstance(background, bool):
+        raise ValueError("async must be true or false")
+    if background and any(c.masks for c in checks):
+        raise ValueError("an async guardrail cannot mask (it must not change the request)")
+    return Hook(hook_id, deny and not background, tuple(checks), bool(raw.get("restore", False)),
+                background)  # fmt: skip
+
+
+def _build_checks(entries: list[tuple[str, Mapping[str, Any]]], action: Any) -> list[Check]:
     if not entries:
         raise ValueError("a guardrail needs at least one check")
     checks = []
@@ -61,10 +78,7 @@ def parse_hook(raw: Any, default_id: str) -> Hook:
             checks.append(build(check_id, params))
         except ValueError as exc:
             raise ValueError(f"checks[{i}]: {exc}") from exc
-    hook_id = raw.get("id") or default_id
-    if not isinstance(hook_id, str):
-        raise ValueError("id must be a string")
-    return Hook(hook_id, deny, tuple(checks), bool(raw.get("restore", False)))
+    return checks
 
 
 def _check_entries(raw: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:

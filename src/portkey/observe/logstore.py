@@ -35,7 +35,7 @@ FILTERS: Mapping[str, str] = {
     "since": "ts >= ?",
     "until": "ts < ?",
 }
-_JSON_COLUMNS = ("attempts", "metadata")
+_JSON_COLUMNS = ("attempts", "metadata", "guardrails")
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.model = _Bounded(MAX_MODELS)
+        self.check_id = _Bounded(MAX_MODELS)  # check ids come from config: bounded all the same
         self.requests = Counter(
             "portkey_requests", "Requests answered, by provider, model and HTTP status",
             ["provider", "model", "status"], registry=r,
@@ -106,6 +107,18 @@ class Metrics:
         depth = Gauge("portkey_log_queue_depth", "Log records waiting to be written", registry=r)
         if queue_depth is not None:
             depth.set_function(lambda: float(queue_depth()))
+        self.guard_checks = Counter(
+            "portkey_guardrail_checks", "Guardrail checks run, by check id and verdict",
+            ["check", "verdict"], registry=r,
+        )  # fmt: skip
+        self.guard_time = Histogram(
+            "portkey_guardrail_duration_seconds", "Time a request spent in guardrail checks",
+            buckets=OVERHEAD_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.guard_outcomes = Counter(
+            "portkey_guardrail_outcomes", "Requests a guardrail flagged, blocked or transformed",
+            ["outcome"], registry=r,
+        )  # fmt: skip
         #: labelled histogram children by provider (labels() takes a lock each call)
         self._latency: dict[str, Any] = {}
         self._overhead: dict[str, Any] = {}
@@ -150,6 +163,8 @@ class Metrics:
                 spent[(provider, model)] = spent.get((provider, model), 0.0) + p.cost
             if p.attempts or p.error_type in REJECTIONS:
                 self._attempts(p)
+            if p.guard is not None:
+                self._guarded(p)
         self._add(self.requests, requests)
         self._add(self.cache, {(status,): n for status, n in cache.items()})
         self._add(self.tokens, used)
@@ -159,6 +174,23 @@ class Metrics:
     def _add(counter: Counter, sums: Mapping[tuple[str, ...], float]) -> None:
         for labels, amount in sums.items():
             counter.labels(*labels).inc(amount)
+
+    def _guarded(self, p: Pending) -> None:
+        summary = p.guard.summary()
+        failed = summary["checks_failed"]
+        for check, runs in summary["checks_run"].items():
+            misses, label = failed.get(check, 0), self.check_id(check)
+            if runs > misses:
+                self.guard_checks.labels(label, "pass").inc(runs - misses)
+            if misses:
+                self.guard_checks.labels(label, "fail").inc(misses)
+        self.guard_time.observe(summary["latency_ms"] / 1000)
+        if p.error_type == "hooks_failed":
+            self.guard_outcomes.labels("blocked").inc()
+        elif summary["flagged"]:
+            self.guard_outcomes.labels("flagged").inc()
+        if summary["transformed"]:
+            self.guard_outcomes.labels("transformed").inc()
 
     def _attempts(self, p: Pending) -> None:
         if not p.attempts and p.error_type in REJECTIONS and p.target is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import random
 import re
 import time
 from collections.abc import Mapping
@@ -48,6 +49,7 @@ COLUMNS = (
     "metadata",
     "request_body",
     "response_body",
+    "guardrails",
 )
 #: values that look like credentials, masked in stored bodies (OpenAI, Anthropic, ours, AWS...)
 SECRET = re.compile(
@@ -92,6 +94,8 @@ class Pending:
     span: Any = None
     started: float = 0.0
     attempt_started: float = 0.0
+    #: portkey.guardrails.runner.GuardState when a guardrail ran (its ``summary()``)
+    guard: Any = None
 
 
 def _int(value: Any) -> int:
@@ -136,11 +140,14 @@ def stored_body(body: bytes | None, policy: str, limit: int) -> str | None:
 
 
 _SEQUENCE = itertools.count()
+_random = random.Random(os.urandom(16))  # seeded per process, forked workers included
+os.register_at_fork(after_in_child=lambda: _random.seed(os.urandom(16)))
 
 
 def new_id(ts: float) -> str:
     """Time-ordered text id: epoch nanoseconds (zero-padded), a per-process counter, random."""
-    return f"{int(ts * 1e9):020d}-{next(_SEQUENCE) % 1_000_000:06d}-{os.urandom(3).hex()}"
+    # the random tail tells replicas apart; getrandbits, not urandom: no syscall per row
+    return f"{int(ts * 1e9):020d}-{next(_SEQUENCE) % 1_000_000:06d}-{_random.getrandbits(24):06x}"
 
 
 def _attempts(pending: Pending) -> bytes:
@@ -183,6 +190,7 @@ def to_row(pending: Pending, policy: str, limit: int) -> tuple[Any, ...]:
         orjson.dumps(dict(pending.metadata)).decode(),
         stored_body(pending.request_body, policy, limit),
         stored_body(pending.response_body, policy, limit),
+        None if pending.guard is None else orjson.dumps(pending.guard.summary()).decode(),
     )
 
 
@@ -240,4 +248,5 @@ def capture(  # noqa: PLR0913 - the hook's flat arguments, passed through
         span=call.span,
         started=call.started,
         attempt_started=call.attempt_started,
+        guard=call.guard,
     )

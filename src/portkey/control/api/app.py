@@ -16,7 +16,9 @@ from starlette.exceptions import HTTPException
 
 from portkey.control.api import cache, configs, keys, limits, virtual_keys
 from portkey.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
+from portkey.observe import analytics_api
 from portkey.observe import api as logs_api
+from portkey.prompts import api as prompts_api
 
 if TYPE_CHECKING:
     from portkey.gateway.app import GatewayApp
@@ -73,4 +75,9 @@ def create_admin_app(gateway: GatewayApp) -> FastAPI:
     for module in (virtual_keys, keys, limits, configs, cache):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(logs_api.router, prefix=PREFIX)
+    app.include_router(analytics_api.router, prefix=PREFIX)
+    app.include_router(prompts_api.router, prefix=PREFIX)
+    from portkey.orchestrator.sync import api as syncs_api
+
+    app.include_router(syncs_api.router, prefix=PREFIX)
     return app

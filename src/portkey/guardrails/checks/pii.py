@@ -17,10 +17,14 @@ import phonenumbers
 from portkey.guardrails.base import Check, HookContext, Verdict, param, str_list
 from portkey.guardrails.checks.secrets import find_secrets
 
-EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+#: internationalised addresses too (RFC 6531): letters of any script in both parts
+EMAIL = re.compile(r"(?<![\w.+'-])[\w.%+'-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
 CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
-SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
+#: 123-45-6789 or 123 45 6789 (one separator throughout); 9 bare digits only after "SSN"
+SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])")
+SSN_BARE = re.compile(r"(?<!\d)(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}(?!\d)")
+SSN_CONTEXT = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\W{0,3}$")
 IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 KINDS = ("SECRET", "EMAIL", "IBAN", "CREDIT_CARD", "SSN", "IP_ADDRESS", "PHONE")
@@ -59,34 +63,89 @@ def _ip_ok(text: str) -> bool:
     return True
 
 
-def _regex_spans(text: str, kinds: frozenset[str]) -> list[Span]:
+#: a run of digits with the separators phones, cards, SSNs and IPv4s use; the slower
+#: matchers only look inside runs that have enough digits (most prompts have none). It
+#: starts with a digit so that the regex engine can skip ahead to candidates quickly.
+RUN = re.compile(r"\d[\d \t().\-/]*\d\)?")
+DIGIT = re.compile(r"\d")
+IBAN_HINT = re.compile(r"[A-Z]{2}\d\d")
+Run = tuple[int, int, int]  # (start, end, digits)
+
+
+def _runs(text: str) -> list[Run]:
+    runs: list[Run] = []
+    for m in RUN.finditer(text):
+        start = m.start()
+        while start > 0 and text[start - 1] in "+(":  # "+1 ...", "(415) ...", "+(44) ..."
+            start -= 1
+        runs.append((start, m.end(), len(DIGIT.findall(m.group(0)))))
+    return runs
+
+
+def _in_runs(
+    text: str, pattern: re.Pattern[str], runs: list[tuple[int, int]]
+) -> list[re.Match[str]]:
+    """Matches of ``pattern`` inside the runs (lookarounds still see the whole text)."""
+    out: list[re.Match[str]] = []
+    for start, end in runs:
+        out += pattern.finditer(text, max(0, start - 1), min(len(text), end + 1))
+    return out
+
+
+def _digit_spans(text: str, kinds: frozenset[str], runs: list[Run]) -> list[Span]:
     spans: list[Span] = []
-    if "SECRET" in kinds:
-        spans += [Span("SECRET", s, e) for s, e in find_secrets(text)]
-    if "EMAIL" in kinds:
-        spans += [Span("EMAIL", m.start(), m.end()) for m in EMAIL.finditer(text)]
-    if "IBAN" in kinds:
-        spans += [Span("IBAN", m.start(), m.end()) for m in IBAN.finditer(text) if iban_ok(m[0])]
     if "CREDIT_CARD" in kinds:
-        for m in CARD.finditer(text):
+        for m in _in_runs(text, CARD, [(s, e) for s, e, n in runs if n >= 13]):
             digits = re.sub(r"\D", "", m.group(0))
             if 13 <= len(digits) <= 19 and luhn(digits):
                 spans.append(Span("CREDIT_CARD", m.start(), m.end()))
     if "SSN" in kinds:
-        spans += [Span("SSN", m.start(), m.end()) for m in SSN.finditer(text)]
+        nine = [(s, e) for s, e, n in runs if n >= 9]
+        spans += [Span("SSN", m.start(), m.end()) for m in _in_runs(text, SSN, nine)]
+        spans += [Span("SSN", m.start(), m.end()) for m in _in_runs(text, SSN_BARE, nine)
+                  if SSN_CONTEXT.search(text, max(0, m.start() - 30), m.start())]  # fmt: skip
     if "IP_ADDRESS" in kinds:
-        for pattern in (IPV4, IPV6):
-            spans += [Span("IP_ADDRESS", m.start(), m.end()) for m in pattern.finditer(text)
-                      if _ip_ok(m.group(0))]  # fmt: skip
+        dotted = [(s, e) for s, e, n in runs if n >= 4 and text.count(".", s, e) >= 3]
+        spans += [Span("IP_ADDRESS", m.start(), m.end()) for m in _in_runs(text, IPV4, dotted)
+                  if _ip_ok(m.group(0))]  # fmt: skip
+    return spans
+
+
+def _phones(text: str, region: str, runs: list[Run]) -> list[Span]:
+    """Phone numbers (libphonenumber's matcher), looked for only around runs of 7+ digits."""
+    spans: list[Span] = []
+    for start, end, n in runs:
+        if n < 7:
+            continue
+        lo, hi = max(0, start - 1), min(len(text), end + 1)
+        for found in phonenumbers.PhoneNumberMatcher(text[lo:hi], region):
+            spans.append(Span("PHONE", lo + found.start, lo + found.end))
+    return spans
+
+
+def _regex_spans(text: str, kinds: frozenset[str]) -> list[Span]:
+    spans: list[Span] = []
+    if "SECRET" in kinds and ("-----BEGIN" in text or max(map(len, text.split()), default=0) >= 15):
+        spans += [Span("SECRET", s, e) for s, e in find_secrets(text)]
+    if "EMAIL" in kinds and "@" in text:
+        spans += [Span("EMAIL", m.start(), m.end()) for m in EMAIL.finditer(text)]
+    if "IBAN" in kinds and IBAN_HINT.search(text):
+        spans += [Span("IBAN", m.start(), m.end()) for m in IBAN.finditer(text) if iban_ok(m[0])]
+    if "IP_ADDRESS" in kinds and text.count(":") >= 2:
+        spans += [Span("IP_ADDRESS", m.start(), m.end()) for m in IPV6.finditer(text)
+                  if _ip_ok(m.group(0))]  # fmt: skip
     return spans
 
 
 def find(text: str, kinds: frozenset[str] = frozenset(KINDS), region: str = "US") -> list[Span]:
     """Non-overlapping PII spans, in text order; earlier kinds in ``KINDS`` win overlaps."""
     spans = _regex_spans(text, kinds)
-    if "PHONE" in kinds and any(c.isdigit() for c in text):
-        for m in phonenumbers.PhoneNumberMatcher(text, region):
-            spans.append(Span("PHONE", m.start, m.end))
+    if kinds & {"CREDIT_CARD", "SSN", "IP_ADDRESS", "PHONE"}:
+        runs = [r for r in _runs(text) if r[2] >= 4]
+        if runs:
+            spans += _digit_spans(text, kinds, runs)
+            if "PHONE" in kinds:
+                spans += _phones(text, region, runs)
     rank = {k: i for i, k in enumerate(KINDS)}
     spans.sort(key=lambda s: (rank[s.kind], s.start))
     chosen: list[Span] = []
@@ -150,9 +209,10 @@ def pii(params: Mapping[str, Any]) -> Check:
         data = {"detected": [{"type": s.kind, "start": s.start, "end": s.end} for s in spans]}
         if not spans:
             return Verdict(True, data)
+        where = [(s.start, s.end) for s in spans]
         if redact:
-            return Verdict(True, data, text=masks_of(ctx).mask(text, spans))
-        return Verdict(False, data)
+            return Verdict(True, data, text=masks_of(ctx).mask(text, spans), spans=where)
+        return Verdict(False, data, spans=where)
 
     return Check("default.pii", run, early=not redact, masks=redact)
 

@@ -45,7 +45,7 @@ def secrets(params: Mapping[str, Any]) -> Check:
             return Verdict(True, data)
         if redact:
             spans = [Span("SECRET", s, e) for s, e in found]
-            return Verdict(True, data, text=masks_of(ctx).mask(text, spans))
-        return Verdict(False, data)
+            return Verdict(True, data, text=masks_of(ctx).mask(text, spans), spans=found)
+        return Verdict(False, data, spans=found)
 
     return Check("default.secrets", run, early=not redact, masks=redact)

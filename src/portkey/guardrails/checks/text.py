@@ -8,7 +8,6 @@ from typing import Any
 
 from portkey.guardrails.base import Check, HookContext, Verdict, param, str_list
 
-WORD = re.compile(r"\S+")
 SENTENCE = re.compile(r"[^.!?]+[.!?]+|[^.!?]+$")
 FENCE = re.compile(r"```([A-Za-z0-9_+-]*)\n")
 CODE_HINTS = re.compile(
@@ -52,8 +51,15 @@ def contains(params: Mapping[str, Any]) -> Check:
         re.IGNORECASE,
     )
 
+    lowered_words = [w.lower() for w in words]
+
     async def run(text: str, ctx: HookContext) -> Verdict:
-        found = {m.group(0).lower() for m in pattern.finditer(text)}
+        lowered = text.lower()  # a substring test first: most texts hold none of the words
+        found = (
+            {m.group(0).lower() for m in pattern.finditer(text)}
+            if any(w in lowered for w in lowered_words)
+            else set()
+        )
         present = [w for w in words if w.lower() in found]
         if operator == "any":
             passed = bool(present)
@@ -90,7 +96,7 @@ def _counter(
     return build
 
 
-word_count = _counter("default.wordCount", "minWords", "maxWords", lambda t: len(WORD.findall(t)))
+word_count = _counter("default.wordCount", "minWords", "maxWords", lambda t: len(t.split()))
 character_count = _counter("default.characterCount", "minCharacters", "maxCharacters", len)
 sentence_count = _counter(
     "default.sentenceCount",

@@ -1,0 +1,233 @@
+"""The engine interface: introspect a catalog, run one read-only subquery, return Arrow.
+
+Every adapter is a subclass with its sqlglot dialect and three small methods. Drivers are
+synchronous; the executor runs ``fetch`` in threads and calls ``cancel`` from another thread
+when the query times out or a sibling branch fails. Driver exceptions are mapped here, at the
+boundary: cannot connect -> ``EngineUnavailable`` (503), statement timeout -> ``QueryTimeout``
+(504), anything else the engine refuses -> ``EngineFailed`` (502).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pyarrow as pa
+from sqlglot import exp
+
+from portkey.orchestrator.errors import EngineFailed, EngineUnavailable
+from portkey.orchestrator.settings import _Engine
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnInfo:
+    name: str
+    #: the type in DuckDB's spelling (the planner's lingua franca), e.g. ``DECIMAL(15, 2)``
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    engine: str
+    schema: str
+    name: str
+    columns: tuple[ColumnInfo, ...]
+    #: the engine's own row-count estimate (statistics), None when it has none
+    rows: int | None = None
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.engine}.{self.schema}.{self.name}"
+
+    def column(self, name: str) -> ColumnInfo | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "schema": self.schema,
+            "name": self.name,
+            "qualified": self.qualified,
+            "rows_estimate": self.rows,
+            "columns": [{"name": c.name, "type": c.type} for c in self.columns],
+        }
+
+
+@dataclass(slots=True)
+class Fetched:
+    """One subquery's answer and what it cost to move."""
+
+    table: pa.Table
+    seconds: float
+    rows: int = field(init=False)
+    bytes: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rows = self.table.num_rows
+        self.bytes = self.table.nbytes
+
+
+def duckdb_type(type_sql: str, dialect: str) -> str:
+    """A type name as an engine spells it, in DuckDB's spelling (unknown types -> TEXT)."""
+    try:
+        return exp.DataType.build(type_sql, dialect=dialect).sql("duckdb")
+    except Exception:
+        return "TEXT"
+
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "BIGINT": pa.int64(),
+    "INT": pa.int32(),
+    "SMALLINT": pa.int16(),
+    "DOUBLE": pa.float64(),
+    "REAL": pa.float32(),
+    "FLOAT": pa.float32(),
+    "TEXT": pa.string(),
+    "VARCHAR": pa.string(),
+    "BOOLEAN": pa.bool_(),
+}
+
+
+def rows_to_arrow(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.Table:
+    """Rows of Python values (a DB-API cursor's) as an Arrow table; types are inferred."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    arrays = [pa.array(list(col)) for col in columns]
+    return pa.Table.from_arrays(arrays, names=list(names))
+
+
+def conform(table: pa.Table, types: Mapping[str, str]) -> pa.Table:
+    """Cast columns an engine returned loosely (dates as text, empty as NULL) to planned types."""
+    for i, name in enumerate(table.column_names):
+        want = _ARROW_TYPES.get(types.get(name, "").split("(")[0].upper())
+        have = table.schema.field(i).type
+        if want is None or have == want:
+            continue
+        loose = pa.types.is_null(have) or (pa.types.is_string(have) and pa.types.is_temporal(want))
+        if loose or (pa.types.is_integer(have) and pa.types.is_integer(want)):
+            table = table.set_column(i, name, table.column(i).cast(want))
+    return table
+
+
+class Engine(ABC):
+    """One configured engine: its name, dialect and a way to run SQL on it."""
+
+    dialect: str = "duckdb"
+    #: errors of the driver that mean "could not reach the engine"
+    unreachable: tuple[type[BaseException], ...] = ()
+
+    def __init__(self, name: str, settings: _Engine) -> None:
+        self.name = name
+        self.settings = settings
+        self._active: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    # -- what an adapter implements --------------------------------------------------------
+    @abstractmethod
+    def _connect(self) -> Any:
+        """A new DB-API connection, read-only where the engine has a way to say so."""
+
+    @abstractmethod
+    def _run(self, conn: Any, sql: str, timeout_s: float) -> pa.Table:
+        """Run one SELECT on ``conn`` with a statement timeout and return it as Arrow."""
+
+    @abstractmethod
+    def _introspect(self, conn: Any) -> list[TableInfo]:
+        """Every table (and view) of the configured schemas, with columns and row estimates."""
+
+    def _interrupt(self, conn: Any) -> None:
+        """Cancel what ``conn`` is running (called from another thread)."""
+        conn.interrupt()
+
+    def _is_timeout(self, exc: BaseException) -> bool:
+        return False
+
+    # -- shared ---------------------------------------------------------------------------
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        try:
+            conn = self._connect()
+        except self.unreachable as exc:
+            raise EngineUnavailable(
+                f"engine {self.name!r} is unreachable: {_first_line(exc)}",
+                code="engine_unavailable",
+                param=self.name,
+            ) from exc
+        key = id(conn)
+        with self._lock:
+            self._active[key] = conn
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                self._active.pop(key, None)
+            with suppress(Exception):
+                conn.close()
+
+    def _guard(self, call: Callable[[], T]) -> T:
+        from portkey.orchestrator.errors import QueryTimeout
+
+        try:
+            return call()
+        except (EngineUnavailable, EngineFailed, QueryTimeout):
+            raise
+        except Exception as exc:
+            if self._is_timeout(exc):
+                raise QueryTimeout(
+                    f"engine {self.name!r} hit its statement timeout", param=self.name
+                ) from exc
+            if isinstance(exc, self.unreachable):
+                raise EngineUnavailable(
+                    f"engine {self.name!r} is unreachable: {_first_line(exc)}",
+                    code="engine_unavailable",
+                    param=self.name,
+                ) from exc
+            raise EngineFailed(
+                f"engine {self.name!r} failed: {_first_line(exc)}", param=self.name
+            ) from exc
+
+    def fetch(self, sql: str, timeout_s: float | None = None) -> Fetched:
+        """Run ``sql`` (already in this engine's dialect) and return its rows as Arrow."""
+        limit = min(
+            timeout_s or self.settings.statement_timeout_s, self.settings.statement_timeout_s
+        )
+        start = time.perf_counter()
+
+        def run() -> pa.Table:
+            with self._connection() as conn:
+                return self._run(conn, sql, limit)
+
+        table = self._guard(run)
+        return Fetched(table, time.perf_counter() - start)
+
+    def introspect(self) -> list[TableInfo]:
+        def run() -> list[TableInfo]:
+            with self._connection() as conn:
+                return self._introspect(conn)
+
+        return self._guard(run)
+
+    def cancel(self) -> None:
+        """Cancel every statement this engine is running for us (best effort)."""
+        with self._lock:
+            conns = list(self._active.values())
+        for conn in conns:
+            with suppress(Exception):
+                self._interrupt(conn)
+
+    def wanted(self, schema: str) -> bool:
+        allowed = self.settings.schemas
+        return allowed is None or schema in allowed
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

@@ -1,0 +1,55 @@
+"""DuckDB adapter: a database file opened read-only, answers straight as Arrow."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from portkey.orchestrator.engines.base import ColumnInfo, Engine, TableInfo, duckdb_type
+from portkey.orchestrator.settings import DuckDBEngine
+
+
+class DuckDB(Engine):
+    dialect = "duckdb"
+    settings: DuckDBEngine
+    unreachable = (duckdb.IOException,)
+
+    def _connect(self) -> Any:
+        path = self.settings.path
+        return duckdb.connect(path, read_only=path != ":memory:")
+
+    def _run(self, conn: Any, sql: str, timeout_s: float) -> pa.Table:
+        timer = threading.Timer(timeout_s, conn.interrupt)
+        timer.start()
+        try:
+            table: pa.Table = conn.sql(sql).to_arrow_table()
+        finally:
+            timer.cancel()
+        return table
+
+    def _is_timeout(self, exc: BaseException) -> bool:
+        return isinstance(exc, duckdb.InterruptException)
+
+    def _introspect(self, conn: Any) -> list[TableInfo]:
+        cols: dict[tuple[str, str], list[ColumnInfo]] = {}
+        for schema, table, column, dtype in conn.execute(
+            "SELECT table_schema, table_name, column_name, data_type "
+            "FROM information_schema.columns WHERE table_catalog = current_database() "
+            "ORDER BY table_schema, table_name, ordinal_position"
+        ).fetchall():
+            if self.wanted(schema):
+                cols.setdefault((schema, table), []).append(
+                    ColumnInfo(column.lower(), duckdb_type(dtype, "duckdb"))
+                )
+        sizes = {
+            (s, t): n
+            for s, t, n in conn.execute(
+                "SELECT schema_name, table_name, estimated_size FROM duckdb_tables()"
+            ).fetchall()
+        }
+        return [
+            TableInfo(self.name, s, t, tuple(c), sizes.get((s, t))) for (s, t), c in cols.items()
+        ]

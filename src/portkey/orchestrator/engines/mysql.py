@@ -1,0 +1,99 @@
+"""MySQL/MariaDB adapter (PyMySQL): read-only transaction, per-statement timeout, KILL QUERY."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pymysql
+
+from portkey.orchestrator.engines.base import (
+    ColumnInfo,
+    Engine,
+    TableInfo,
+    duckdb_type,
+    rows_to_arrow,
+)
+from portkey.orchestrator.settings import MySQLEngine
+
+
+class _Unreachable(Exception):
+    """Could not connect (kept apart from errors of a statement on a live connection)."""
+
+
+class MySQL(Engine):
+    dialect = "mysql"
+    settings: MySQLEngine
+    unreachable = (_Unreachable,)
+
+    def _connect(self) -> Any:
+        s = self.settings
+        try:
+            conn = pymysql.connect(
+                host=s.host,
+                port=s.port,
+                user=s.user,
+                password=s.password,
+                database=s.database,
+                connect_timeout=10,
+                autocommit=False,
+                charset="utf8mb4",
+            )
+        except pymysql.err.OperationalError as exc:
+            raise _Unreachable(str(exc)) from exc
+        return conn
+
+    def _interrupt(self, conn: Any) -> None:
+        thread_id = conn.thread_id()
+        killer = self._connect()
+        try:
+            with killer.cursor() as cur:
+                cur.execute(f"KILL QUERY {int(thread_id)}")
+        finally:
+            killer.close()
+
+    def _is_timeout(self, exc: BaseException) -> bool:
+        code = exc.args[0] if exc.args else None
+        # 3024: MySQL max_execution_time; 1969: MariaDB max_statement_time; 1317: killed
+        return code in (3024, 1969, 1317)
+
+    def _run(self, conn: Any, sql: str, timeout_s: float) -> pa.Table:
+        with conn.cursor() as cur:
+            version = str(conn.get_server_info()).lower()
+            if "mariadb" in version:
+                cur.execute(f"SET SESSION max_statement_time = {float(timeout_s):.3f}")
+            else:
+                cur.execute(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
+            cur.execute("START TRANSACTION READ ONLY")
+            try:
+                cur.execute(sql)
+                rows = cur.fetchall()
+                names = [d[0] for d in cur.description or []]
+            finally:
+                conn.rollback()
+        return rows_to_arrow(names, rows)
+
+    def _introspect(self, conn: Any) -> list[TableInfo]:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT table_schema, table_name, column_name, data_type, numeric_precision, "
+                "numeric_scale FROM information_schema.columns "
+                "WHERE table_schema NOT IN ('mysql', 'information_schema', "
+                "'performance_schema', 'sys') ORDER BY table_schema, table_name, ordinal_position"
+            )
+            cols: dict[tuple[str, str], list[ColumnInfo]] = {}
+            for schema, table, column, dtype, precision, scale in cur.fetchall():
+                if not self.wanted(schema):
+                    continue
+                if dtype == "decimal" and precision is not None:
+                    dtype = f"decimal({precision},{scale or 0})"
+                cols.setdefault((schema, table), []).append(
+                    ColumnInfo(str(column).lower(), duckdb_type(dtype, "mysql"))
+                )
+            cur.execute(
+                "SELECT table_schema, table_name, table_rows FROM information_schema.tables"
+            )
+            rows = {(s, t): (int(n) if n is not None else None) for s, t, n in cur.fetchall()}
+        return [
+            TableInfo(self.name, s, t, tuple(c), rows.get((s, t))) for (s, t), c in cols.items()
+        ]

@@ -1,0 +1,93 @@
+"""PostgreSQL adapter (psycopg 3): read-only transaction, statement_timeout, server cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+from psycopg import sql as pgsql
+
+from portkey.orchestrator.engines.base import (
+    ColumnInfo,
+    Engine,
+    TableInfo,
+    duckdb_type,
+    rows_to_arrow,
+)
+from portkey.orchestrator.settings import PostgresEngine
+
+
+class Postgres(Engine):
+    dialect = "postgres"
+    settings: PostgresEngine
+    unreachable = (psycopg.OperationalError,)
+
+    def _connect(self) -> Any:
+        conn = psycopg.connect(self.settings.dsn, connect_timeout=10, autocommit=False)
+        conn.read_only = True
+        return conn
+
+    def _interrupt(self, conn: Any) -> None:
+        conn.cancel_safe(timeout=2.0)
+
+    def _is_timeout(self, exc: BaseException) -> bool:
+        return isinstance(exc, psycopg.errors.QueryCanceled)
+
+    def _prepare(self, cur: Any, timeout_s: float) -> None:
+        cur.execute(
+            pgsql.SQL("SET LOCAL statement_timeout = {}").format(
+                pgsql.Literal(f"{int(timeout_s * 1000)}ms")
+            )
+        )
+        if self.settings.role:
+            cur.execute(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(self.settings.role)))
+
+    def _run(self, conn: Any, sql: str, timeout_s: float) -> pa.Table:
+        try:
+            with conn.cursor() as cur:
+                self._prepare(cur, timeout_s)
+                cur.execute(sql.encode())
+                rows = cur.fetchall()
+                names = [d.name for d in cur.description or []]
+        except psycopg.errors.QueryCanceled:
+            raise
+        except psycopg.OperationalError as exc:
+            if conn.broken:
+                raise
+            raise _Refused(str(exc)) from exc
+        finally:
+            conn.rollback()
+        return rows_to_arrow(names, rows)
+
+    def _introspect(self, conn: Any) -> list[TableInfo]:
+        with conn.cursor() as cur:
+            self._prepare(cur, self.settings.statement_timeout_s)
+            cur.execute(
+                "SELECT c.table_schema, c.table_name, c.column_name, c.data_type, "
+                "c.numeric_precision, c.numeric_scale FROM information_schema.columns c "
+                "WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
+                "ORDER BY c.table_schema, c.table_name, c.ordinal_position"
+            )
+            cols: dict[tuple[str, str], list[ColumnInfo]] = {}
+            for schema, table, column, dtype, precision, scale in cur.fetchall():
+                if not self.wanted(schema):
+                    continue
+                if dtype == "numeric" and precision is not None:
+                    dtype = f"numeric({precision},{scale or 0})"
+                cols.setdefault((schema, table), []).append(
+                    ColumnInfo(column, duckdb_type(dtype, "postgres"))
+                )
+            cur.execute(
+                "SELECT n.nspname, c.relname, c.reltuples::bigint FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
+            )
+            rows = {(s, t): (n if n >= 0 else None) for s, t, n in cur.fetchall()}
+        conn.rollback()
+        return [
+            TableInfo(self.name, s, t, tuple(c), rows.get((s, t))) for (s, t), c in cols.items()
+        ]
+
+
+class _Refused(Exception):
+    """The statement failed on a live connection (not a reachability problem)."""

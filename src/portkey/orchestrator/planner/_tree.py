@@ -1,0 +1,263 @@
+"""Expression helpers of the splitter: scopes, references, estimates, join flattening."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from sqlglot import exp
+
+from portkey.orchestrator.planner import rules
+from portkey.orchestrator.planner.capabilities import pushable
+from portkey.orchestrator.planner.plan import Fragment
+from portkey.orchestrator.planner.preaggregate import Local
+
+#: statements that are scopes of their own (a Subquery is only their parenthesised wrapper)
+QUERIES = (exp.Select, exp.SetOperation)
+KEY_FAMILIES = {
+    **dict.fromkeys(("BIGINT", "INT", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER"), "int"),
+    **dict.fromkeys(("TEXT", "VARCHAR"), "text"),
+}
+
+
+def family(dtype: str | None) -> str | None:
+    """The kind of value a semi-join key list may hold (integers or text), None otherwise."""
+    return KEY_FAMILIES.get((dtype or "").split("(")[0].upper())
+
+
+def pushdown(
+    preds: list[exp.Expr],
+    aliases: set[str],
+    dialect: str,
+    taken: set[int],
+    refused: frozenset[str],
+) -> list[exp.Expr]:
+    """Copies of the predicates (and of what ORs imply) that a scan of ``aliases`` can run.
+
+    The ids of predicates pushed as they are go to ``taken`` (implied ones stay local too);
+    predicates an engine refused before (``refused``) are not pushed again.
+    """
+    out: list[exp.Expr] = []
+    for pred in preds:
+        if rules.is_local_predicate(pred, aliases):
+            if pushable(pred, dialect) and pred.sql() not in refused:
+                out.append(pred.copy())
+                taken.add(id(pred))
+            continue
+        implied = rules.implied_by_or(pred, aliases)
+        if implied is not None and pushable(implied, dialect) and implied.sql() not in refused:
+            out.append(implied)
+    return out
+
+
+def drop_pushed(select: exp.Select, pushed: set[int]) -> None:
+    """Conjuncts an engine already applied (in WHERE, or in the ON of the joined table's own
+    scan) need not be applied again locally."""
+    where = select.args.get("where")
+    if where is not None:
+        conds = rules.conjuncts(where.this)
+        kept = [c for c in conds if id(c) not in pushed]
+        if len(kept) != len(conds):
+            select.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
+    for join in select.args.get("joins") or []:
+        on = join.args.get("on")
+        if on is None:
+            continue
+        conds = rules.conjuncts(on)
+        kept = [c for c in conds if id(c) not in pushed]
+        if len(kept) != len(conds):
+            join.set("on", exp.and_(*kept) if kept else exp.true())
+
+
+def locals(produced: Mapping[str, tuple[Fragment, dict[str, str]]]) -> dict[str, Local]:
+    """The scan and join fragments of one SELECT, keyed by their alias in the local step."""
+    out: dict[str, Local] = {}
+    for alias, (fragment, names) in produced.items():
+        if names:  # a join fragment: one local alias for all its tables
+            local = f"_g{fragment.name[2:]}"
+            outputs: dict[str, exp.Expr] = {
+                out_name: exp.column(key.split(".", 1)[1], key.split(".", 1)[0], quoted=True)
+                for key, out_name in names.items()
+            }
+            out[local] = Local(fragment, local, outputs)
+        else:
+            outputs = {c: exp.column(c, alias, quoted=True) for c in fragment.types}
+            out[alias] = Local(fragment, alias, outputs)
+    return out
+
+
+def plain(body: exp.Select) -> bool:
+    """No grouping, ordering, limit or aggregate: rows in, filtered rows out."""
+    shaped = ("group", "having", "order", "limit", "offset", "distinct", "with_", "qualify")
+    if any(body.args.get(k) for k in shaped):
+        return False
+    return not any(isinstance(n, exp.AggFunc | exp.Window | exp.Star) for n in body.walk())
+
+
+def ref(name: str) -> exp.Select:
+    return exp.select("*").from_(exp.to_table(name))
+
+
+def ref_name(node: exp.Expr) -> str | None:
+    """``_fN`` when ``node`` is exactly ``SELECT * FROM _fN``."""
+    if not isinstance(node, exp.Select) or len(node.expressions) != 1:
+        return None
+    if not isinstance(node.expressions[0], exp.Star) or node.args.get("joins"):
+        return None
+    from_ = node.args.get("from_")
+    table = from_.this if from_ is not None else None
+    if not isinstance(table, exp.Table) or table.catalog or table.db:
+        return None
+    others = {k for k, v in node.args.items() if v} - {"expressions", "from_"}
+    return table.name if not others and table.name.startswith("_f") else None
+
+
+def strip_engine(node: exp.Expr) -> exp.Expr:
+    """Engine names are ours, not the engine's: drop the catalog part of every table."""
+    for table in node.find_all(exp.Table):
+        if table.catalog:
+            table.set("catalog", None)
+    return node
+
+
+def types(node: exp.Query) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for proj in node.selects:
+        dtype = proj.type
+        if proj.alias_or_name and dtype is not None and not dtype.is_type(exp.DType.UNKNOWN):
+            out[proj.alias_or_name] = dtype.sql("duckdb")
+    return out
+
+
+def defined(node: exp.Expr) -> set[str]:
+    names = {t.alias_or_name for t in node.find_all(exp.Table)}
+    names |= {s.alias for s in node.find_all(exp.Subquery) if s.alias}
+    names |= {c.alias for c in node.find_all(exp.CTE)}
+    return names
+
+
+def correlated(node: exp.Expr) -> bool:
+    names = defined(node)
+    return any(c.table and c.table not in names for c in node.find_all(exp.Column))
+
+
+def child_queries(select: exp.Select) -> list[exp.Query]:
+    with_ = select.args.get("with_")
+    skip = {id(c.this) for c in with_.expressions} if with_ else set()
+    out: list[exp.Query] = []
+    for node in select.walk(prune=lambda n: n is not select and isinstance(n, QUERIES)):
+        if node is not select and isinstance(node, QUERIES) and id(node) not in skip:
+            out.append(node)
+    return out
+
+
+def owner(col: exp.Column, alias: str) -> exp.Select | None:
+    """The nearest enclosing SELECT that defines ``alias`` among its own sources."""
+    node = col.parent
+    while node is not None:
+        if isinstance(node, exp.Select) and any(
+            rules.source_alias(s) == alias for s in rules.select_sources(node)
+        ):
+            return node
+        node = node.parent
+    return None
+
+
+def referenced_ctes(node: exp.Expr, bodies: Mapping[str, exp.Query]) -> list[str]:
+    """CTE names ``node`` reads (transitively), in definition order."""
+    wanted: set[str] = set()
+    stack = [node]
+    while stack:
+        for table in stack.pop().find_all(exp.Table):
+            if not table.catalog and table.name in bodies and table.name not in wanted:
+                wanted.add(table.name)
+                stack.append(bodies[table.name])
+    inner = {c.alias for c in node.find_all(exp.CTE)}
+    return [n for n in bodies if n in wanted and n not in inner]
+
+
+def estimate(node: exp.Query, rows_of: Callable[[exp.Table], int | None]) -> int | None:
+    """A query's rows: LIMIT if any, else its largest table after its filters (crude)."""
+    limit = node.args.get("limit")
+    if limit is not None and isinstance(limit.expression, exp.Literal):
+        return int(limit.expression.this)
+    best: int | None = None
+    for table in node.find_all(exp.Table):
+        if table.catalog:
+            rows = rows_of(table)
+            if rows is not None:
+                best = max(best or 0, rows)
+    if best is None or not isinstance(node, exp.Select):
+        return best
+    factor = 1.0
+    factor *= 0.25 if node.args.get("where") else 1.0
+    factor *= 0.1 if node.args.get("group") else 1.0
+    factor *= 0.25 if node.args.get("having") else 1.0
+    if node.args.get("group") is None and any(node.find_all(exp.AggFunc)):
+        return 1
+    return max(1, int(best * factor))
+
+
+def flatten_joins(select: exp.Select) -> None:
+    """Inner joins only: every ON condition moves to WHERE and joins become cross joins."""
+    conds: list[exp.Expr] = []
+    for join in select.args.get("joins") or []:
+        on = join.args.get("on")
+        if on is not None:
+            conds.extend(rules.conjuncts(on))
+            join.set("on", None)
+        join.set("kind", None)
+    if conds:
+        select.where(exp.and_(*conds), copy=False)
+
+
+def on_conjuncts(select: exp.Select) -> dict[str, list[exp.Expr]]:
+    return {
+        rules.source_alias(j.this): rules.conjuncts(j.args.get("on"))
+        for j in select.args.get("joins") or []
+        if j.args.get("on") is not None
+    }
+
+
+def engine_groups(remote: list[exp.Table], where: list[exp.Expr]) -> list[list[exp.Table]]:
+    """Tables of one engine connected by join predicates among themselves (size >= 2)."""
+    by_alias = {rules.source_alias(t): t for t in remote}
+    parent = {a: a for a in by_alias}
+
+    def find(a: str) -> str:
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    for left, right in rules.equi_pairs(where):
+        a, b = left.table, right.table
+        if a in by_alias and b in by_alias and by_alias[a].catalog == by_alias[b].catalog:
+            parent[find(a)] = find(b)
+    groups: dict[str, list[exp.Table]] = {}
+    for alias, table in by_alias.items():
+        groups.setdefault(find(alias), []).append(table)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def filterable_outputs(body: exp.Query) -> dict[str, exp.Column]:
+    """Output columns of ``body`` that a WHERE on its own rows can filter by, as columns.
+
+    A plain SELECT: any output that is a column. Grouped: only the GROUP BY columns (keeping
+    some groups whole is the same as filtering their rows first). Nothing for LIMIT, window
+    functions, set operations or a global aggregate, where filtering first changes answers.
+    """
+    if not isinstance(body, exp.Select):
+        return {}
+    if any(body.args.get(k) for k in ("limit", "offset", "qualify")):
+        return {}
+    if any(isinstance(n, exp.Window) for n in body.walk()):
+        return {}
+    group = body.args.get("group")
+    keys = {e.sql() for e in group.expressions} if group is not None else None
+    if keys is None and any(isinstance(n, exp.AggFunc) for n in body.walk()):
+        return {}
+    out: dict[str, exp.Column] = {}
+    for projection in body.selects:
+        inner = projection.unalias()
+        if isinstance(inner, exp.Column) and (keys is None or inner.sql() in keys):
+            out[projection.alias_or_name] = inner
+    return out

@@ -1,0 +1,402 @@
+"""Split an optimized query into per-engine fragments and one local DuckDB step.
+
+Top-down, the largest subtree whose tables all live on one engine (and that is not
+correlated with an outer query and that the engine's dialect can express) becomes one
+fragment, replaced by ``SELECT * FROM _fN``: whole joins, aggregates, ORDER BY/LIMIT run
+where the data is. A SELECT over several engines keeps its joins local; each of its remote
+tables becomes a scan with only the columns it needs and the predicates that concern it
+alone, tables of one engine that are inner-joined together become one join fragment, and
+equi-joins between fragments get semi-join edges (the executor ships the small side's keys
+to the big side when they are few enough).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlglot import exp
+
+from portkey.orchestrator.engines import Engine, TableInfo
+from portkey.orchestrator.planner import _tree as tree
+from portkey.orchestrator.planner import rules
+from portkey.orchestrator.planner.capabilities import pushable
+from portkey.orchestrator.planner.plan import ALL_RULES, Fragment, Plan, PlanOptions, SemiJoin
+from portkey.orchestrator.planner.preaggregate import Local, preaggregate
+
+_BYTES_PER_VALUE = 8
+
+
+class Splitter:
+    def __init__(
+        self,
+        tables: Mapping[tuple[str, str, str], TableInfo],
+        engines: Mapping[str, Engine],
+        options: PlanOptions = ALL_RULES,
+    ) -> None:
+        self.options = options
+        self.pushdown = options.pushdown
+        self.tables = tables
+        self.engines = engines
+        self.fragments: list[Fragment] = []
+        self.cte_bodies: dict[str, exp.Query] = {}
+        self.cte_engines: dict[str, set[str]] = {}
+        #: WHERE conjuncts (by id) a scan or join fragment applies: the local step drops them
+        self.pushed: set[int] = set()
+        #: CTE name -> how many times the query reads it (a CTE read once may be reduced)
+        self.cte_reads: dict[str, int] = {}
+        #: CTE name -> the fragment that now answers it (``SELECT * FROM _fN``)
+        self.cte_fragments: dict[str, str] = {}
+        self.notes: list[str] = []
+
+    # -- entry ----------------------------------------------------------------------------
+    def plan(self, query: exp.Query) -> Plan:
+        self._index_ctes(query)
+        local = self.split(query)
+        passthrough = (
+            len(self.fragments) == 1
+            and self.fragments[0].kind == "query"
+            and local.sql() == tree.ref(self.fragments[0].name).sql()
+        )
+        return Plan(self.fragments, local, passthrough=passthrough, notes=self.notes)
+
+    def _index_ctes(self, query: exp.Expr) -> None:
+        for cte in query.find_all(exp.CTE):
+            body = cte.this
+            assert isinstance(body, exp.Query)
+            self.cte_bodies[cte.alias] = body.copy()
+        # engines of a CTE include those of the CTEs it reads (definitions come first)
+        for name, body in self.cte_bodies.items():
+            self.cte_engines[name] = self.engines_of(body)
+        for table in query.find_all(exp.Table):
+            if not table.catalog and table.name in self.cte_bodies:
+                self.cte_reads[table.name] = self.cte_reads.get(table.name, 0) + 1
+
+    # -- what lives where -------------------------------------------------------------------
+    def engines_of(self, node: exp.Expr) -> set[str]:
+        out: set[str] = set()
+        for table in node.find_all(exp.Table):
+            if table.catalog:
+                out.add(table.catalog)
+            elif table.name in self.cte_engines:
+                out |= self.cte_engines[table.name]
+        return out
+
+    def _table(self, table: exp.Table) -> TableInfo:
+        return self.tables[(table.catalog, table.db, table.name)]
+
+    # -- recursion ------------------------------------------------------------------------
+    def split(self, node: exp.Query) -> exp.Query:
+        engines = self.engines_of(node)
+        if not engines:
+            return node
+        if self.pushdown and len(engines) == 1 and not tree.correlated(node):
+            (engine,) = engines
+            fragment = self._query_fragment(engine, node)
+            if fragment is not None:
+                return tree.ref(fragment.name)
+        if isinstance(node, exp.SetOperation):
+            node.set("this", self.split(node.this))
+            node.set("expression", self.split(node.expression))
+            return node
+        if not isinstance(node, exp.Select):
+            return node
+        with_ = node.args.get("with_")
+        for cte in with_.expressions if with_ else []:
+            cte.set("this", self.split(cte.this))
+            name = tree.ref_name(cte.this)
+            if name is not None:
+                self.cte_fragments[cte.alias] = name
+        for sub in tree.child_queries(node):
+            sub.replace(self.split(sub))
+        self._scans(node)
+        return node
+
+    def _query_fragment(self, engine: str, node: exp.Query) -> Fragment | None:
+        dialect = self.engines[engine].dialect
+        body = node.copy()
+        ctes = tree.referenced_ctes(body, self.cte_bodies)
+        if ctes and not body.args.get("with_"):
+            for name in ctes:
+                body = body.with_(name, as_=self.cte_bodies[name].copy(), copy=False)
+        origin = node.sql()
+        if origin in self.options.refused or not pushable(body, dialect):
+            self.notes.append(f"kept local: a subquery uses what {engine} ({dialect}) lacks")
+            return None
+        rows = tree.estimate(body, lambda t: self._table(t).rows)
+        tree.strip_engine(body)
+        fragment = self._add(engine, "query", body, rows, tree.types(node))
+        fragment.origins.append(origin)
+        return fragment
+
+    def _add(
+        self,
+        engine: str,
+        kind: str,
+        expression: exp.Query,
+        rows: int | None,
+        types: dict[str, str],
+    ) -> Fragment:
+        fragment = Fragment(
+            name=f"_f{len(self.fragments) + 1}",
+            engine=engine,
+            dialect=self.engines[engine].dialect,
+            kind=kind,  # type: ignore[arg-type]
+            expression=expression,
+            estimated_rows=rows,
+            estimated_bytes=None if rows is None else rows * max(1, len(types)) * _BYTES_PER_VALUE,
+            types=types,
+        )
+        self.fragments.append(fragment)
+        return fragment
+
+    # -- the remote tables of one multi-engine SELECT ---------------------------------------
+    def _scans(self, select: exp.Select) -> None:
+        remote = [s for s in rules.select_sources(select) if isinstance(s, exp.Table) and s.catalog]
+        if not remote:
+            return
+        rules.inner_when_null_rejected(select)
+        inner = rules.all_inner(select)
+        if inner:
+            tree.flatten_joins(select)
+        where = rules.conjuncts(select.args["where"].this) if select.args.get("where") else []
+        ons = tree.on_conjuncts(select)
+        outer = rules.null_supplying(select)
+        # a.x = b.y AND b.y = c.z implies a.x = c.z: more pairs to ship keys between (not to
+        # group by: a group that swallows a small filtered table stops it reducing others)
+        implied = rules.implied_equalities(where) if self.pushdown else []
+        groups = tree.engine_groups(remote, where) if inner and self.pushdown else []
+        grouped = {rules.source_alias(t) for g in groups for t in g}
+        produced: dict[str, tuple[Fragment, dict[str, str]]] = {}
+        for group in groups:
+            fragment, names = self._join_fragment(select, group, where)
+            for table in group:
+                produced[rules.source_alias(table)] = (fragment, names)
+        for table in remote:
+            alias = rules.source_alias(table)
+            if alias in grouped:
+                continue
+            preds = [] if alias in outer else list(where)
+            preds += ons.get(alias, [])
+            fragment = self._scan_fragment(select, table, preds)
+            produced[alias] = (fragment, {})
+        if self.options.semijoins:
+            readers = self._readers(select)
+            self._semijoins(select, where + implied, ons, produced, readers, outer)
+        for group in groups:
+            self._replace_group(select, group, produced[rules.source_alias(group[0])][0])
+        if self.pushdown:
+            tree.drop_pushed(select, self.pushed)
+            if self.options.preaggregate:
+                locals_ = tree.locals(produced) | self._derived(select)
+                preaggregate(select, locals_, outer)
+
+    def _needed(self, select: exp.Select, alias: str, info: TableInfo) -> list[str]:
+        names = {c.name for c in info.columns}
+        used: list[str] = []
+        for col in select.find_all(exp.Column):
+            fresh = col.table == alias and col.name in names and col.name not in used
+            if fresh and tree.owner(col, alias) is select:
+                used.append(col.name)
+        return used
+
+    def _scan_fragment(
+        self, select: exp.Select, table: exp.Table, preds: list[exp.Expr]
+    ) -> Fragment:
+        alias = rules.source_alias(table)
+        info = self._table(table)
+        dialect = self.engines[info.engine].dialect
+        cols = self._needed(select, alias, info)
+        pushed = tree.pushdown(preds, {alias}, dialect, self.pushed, self.options.refused)
+        if not self.pushdown:
+            cols, pushed = [c.name for c in info.columns], []
+        source = exp.Table(
+            this=exp.to_identifier(info.name, quoted=True),
+            db=exp.to_identifier(info.schema, quoted=True),
+            alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)),
+        )
+        projections: list[exp.Expr] = [exp.column(c, alias, quoted=True) for c in cols]
+        body = exp.select(*(projections or [exp.alias_(exp.Literal.number(1), "_one")]))
+        body = body.from_(source)
+        if pushed:
+            body = body.where(exp.and_(*pushed))
+        types = {c: _type_of(info, c) for c in cols}
+        rows = rules.estimate_rows(info.rows, len(pushed))
+        fragment = self._add(info.engine, "scan", body, rows, types)
+        fragment.origins.extend(p.sql() for p in pushed)
+        table.replace(
+            exp.Table(
+                this=exp.to_identifier(fragment.name),
+                alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)),
+            )
+        )
+        return fragment
+
+    def _join_fragment(
+        self, select: exp.Select, group: list[exp.Table], where: list[exp.Expr]
+    ) -> tuple[Fragment, dict[str, str]]:
+        aliases = {rules.source_alias(t) for t in group}
+        engine = group[0].catalog
+        dialect = self.engines[engine].dialect
+        projections: list[exp.Expr] = []
+        names: dict[str, str] = {}
+        types: dict[str, str] = {}
+        for table in group:
+            alias = rules.source_alias(table)
+            info = self._table(table)
+            for col in self._needed(select, alias, info):
+                out = f"{alias}__{col}"
+                names[f"{alias}.{col}"] = out
+                types[out] = _type_of(info, col)
+                projections.append(
+                    exp.alias_(exp.column(col, alias, quoted=True), out, quoted=True)
+                )
+        pushed = tree.pushdown(where, aliases, dialect, self.pushed, self.options.refused)
+        sources = [tree.strip_engine(t.copy()) for t in group]
+        body = exp.select(*(projections or [exp.alias_(exp.Literal.number(1), "_one")]))
+        body = body.from_(sources[0])
+        for src in sources[1:]:
+            body = body.join(src, join_type="CROSS")
+        if pushed:
+            body = body.where(exp.and_(*pushed))
+        rows = max((rules.estimate_rows(self._table(t).rows, 1) or 0 for t in group), default=None)
+        fragment = self._add(engine, "join", body, rows or None, types)
+        fragment.origins.extend(p.sql() for p in pushed)
+        return fragment, names
+
+    def _replace_group(self, select: exp.Select, group: list[exp.Table], frag: Fragment) -> None:
+        aliases = {rules.source_alias(t) for t in group}
+        local_alias = f"_g{frag.name[2:]}"
+        for col in list(select.find_all(exp.Column)):
+            if col.table in aliases and tree.owner(col, col.table) is select:
+                col.replace(exp.column(f"{col.table}__{col.name}", local_alias, quoted=True))
+        group[0].replace(
+            exp.Table(
+                this=exp.to_identifier(frag.name),
+                alias=exp.TableAlias(this=exp.to_identifier(local_alias, quoted=True)),
+            )
+        )
+        for table in group[1:]:
+            join = table.parent
+            assert isinstance(join, exp.Join)
+            join.pop()
+
+    # -- semi-join reduction -----------------------------------------------------------------
+    def _readers(self, select: exp.Select) -> dict[str, Fragment]:
+        """Sources of ``select`` that read a whole fragment: a CTE or a derived table."""
+        by_name = {f.name: f for f in self.fragments}
+        out: dict[str, Fragment] = {}
+        for source in rules.select_sources(select):
+            name = None
+            if isinstance(source, exp.Table) and not source.catalog:
+                name = self.cte_fragments.get(source.name)
+            elif isinstance(source, exp.Subquery):
+                name = tree.ref_name(source.this)
+            if name in by_name:
+                out[rules.source_alias(source)] = by_name[name]
+        return out
+
+    def _reducible(self, select: exp.Select, readers: Mapping[str, Fragment]) -> dict[str, Any]:
+        """Readers whose fragment this SELECT alone reads, and whose rows a filter on an
+        output column may narrow before the engine computes them: alias -> output -> column.
+        """
+        out: dict[str, Any] = {}
+        for source in rules.select_sources(select):
+            alias = rules.source_alias(source)
+            if alias not in readers:
+                continue
+            if isinstance(source, exp.Table) and self.cte_reads.get(source.name, 0) != 1:
+                continue
+            columns = tree.filterable_outputs(readers[alias].expression)
+            if columns:
+                out[alias] = columns
+        return out
+
+    def _derived(self, select: exp.Select) -> dict[str, Local]:
+        """Derived tables answered by a plain fragment (one reader each, safe to rewrite)."""
+        by_name = {f.name: f for f in self.fragments}
+        out: dict[str, Local] = {}
+        for source in rules.select_sources(select):
+            if not isinstance(source, exp.Subquery):
+                continue
+            fragment = by_name.get(tree.ref_name(source.this) or "")
+            body = fragment.expression if fragment else None
+            if fragment is None or not isinstance(body, exp.Select) or not tree.plain(body):
+                continue
+            outputs = {p.alias_or_name: p.unalias() for p in body.selects}
+            out[rules.source_alias(source)] = Local(fragment, rules.source_alias(source), outputs)
+        return out
+
+    def _semijoins(
+        self,
+        select: exp.Select,
+        where: list[exp.Expr],
+        ons: Mapping[str, list[exp.Expr]],
+        produced: Mapping[str, tuple[Fragment, dict[str, str]]],
+        readers: Mapping[str, Fragment],
+        outer: set[str],
+    ) -> None:
+        """Edges small side -> big side for every equi-join whose semantics allow it.
+
+        An equality in WHERE holds for every answer row: either side may be reduced. In the
+        ON of an inner join, likewise. In the ON of a LEFT JOIN the right side may be reduced
+        by the left side's keys, and the left by the right's only when WHERE rejects the
+        NULL-extended rows (sqlglot's unnesting of IN/EXISTS leaves ``NOT _u.x IS NULL``).
+        """
+        rejecting = rules.null_rejected(where)
+        pairs = [(a, b) for a, b in rules.equi_pairs(where)]
+        pairs += [(b, a) for a, b in pairs]
+        for alias, conds in ons.items():
+            for a, b in rules.equi_pairs(conds):
+                for src, dst in ((a, b), (b, a)):
+                    if alias not in outer or dst.table == alias or src.table in rejecting:
+                        pairs.append((src, dst))
+        sources: dict[str, tuple[Fragment, dict[str, str]]] = {
+            a: (f, {}) for a, f in readers.items()
+        }
+        sources.update(produced)
+        inside = self._reducible(select, readers)
+        for src, dst in pairs:
+            if src.table not in sources:
+                continue
+            if dst.table in produced:
+                self._edge(src, dst, sources[src.table], produced[dst.table][0], None)
+            elif dst.table in inside:
+                self._edge(src, dst, sources[src.table], readers[dst.table], inside[dst.table])
+
+    def _edge(
+        self,
+        src: exp.Column,
+        dst: exp.Column,
+        source: tuple[Fragment, dict[str, str]],
+        dfrag: Fragment,
+        inside: Mapping[str, exp.Column] | None,
+    ) -> None:
+        """``inside``: for a reader target, its output columns as the fragment computes them."""
+        sfrag, snames = source
+        if sfrag is dfrag or sfrag.estimated_rows is None or dfrag.estimated_rows is None:
+            return
+        if sfrag.estimated_rows * 2 > dfrag.estimated_rows:
+            return  # the source is not clearly the small side: no gain expected
+        out = snames.get(f"{src.table}.{src.name}", src.name)
+        want = dfrag.types.get(dst.name) or dfrag.types.get(f"{dst.table}__{dst.name}")
+        if tree.family(sfrag.types.get(out)) is None or tree.family(
+            sfrag.types.get(out)
+        ) != tree.family(want):
+            return  # keys of another type would not compare as the local join does
+        if inside is not None and dst.name not in inside:
+            return
+        column = (
+            inside[dst.name].copy()
+            if inside is not None
+            else exp.column(dst.name, dst.table, quoted=True)
+        )
+        if any(j.source == sfrag.name and j.target_column == column for j in dfrag.semijoins):
+            return
+        # sources are always clearly smaller than targets, so edges never form a cycle
+        dfrag.semijoins.append(SemiJoin(sfrag.name, out, column))
+
+
+def _type_of(info: TableInfo, column: str) -> str:
+    found = info.column(column)
+    return found.type if found is not None else "TEXT"

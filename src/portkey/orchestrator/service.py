@@ -1,0 +1,125 @@
+"""The orchestrator service: validate -> plan -> execute, the one door the API and CLI use."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from portkey.errors import GatewayError
+from portkey.orchestrator.catalog import Catalog
+from portkey.orchestrator.errors import FragmentRefused, TranslationFailed
+from portkey.orchestrator.executor import Execution, Executor
+from portkey.orchestrator.planner import ALL_RULES, Fragment, Plan, PlanOptions, plan_query
+from portkey.orchestrator.settings import DataSettings
+from portkey.orchestrator.validate import DEFAULT_DIALECT, bind_params, parse_read_only
+
+#: re-plans of one query after engines refused fragments (each keeps more work local)
+MAX_REPLANS = 3
+
+
+def _suspects(origins: set[str]) -> set[str]:
+    """Of what a refused fragment carried, what the engine most likely could not compile:
+    the expressions that call functions (other than CAST); all of them when none does."""
+    calls = {
+        o
+        for o in origins
+        if any(
+            isinstance(n, exp.Func) and not isinstance(n, exp.Cast)
+            for n in sqlglot.parse_one(o).walk()
+        )
+    }
+    return calls or origins
+
+
+@dataclass(slots=True)
+class QueryResult:
+    plan: Plan
+    execution: Execution
+
+    @property
+    def table(self) -> pa.Table:
+        return self.execution.table
+
+    def stats(self) -> dict[str, Any]:
+        ex = self.execution
+        return {
+            "rows": ex.table.num_rows,
+            "truncated": ex.truncated,
+            "rows_moved": ex.rows_moved,
+            "bytes_moved": ex.bytes_moved,
+            "ms": round(ex.seconds * 1000, 2),
+            "local_ms": round(ex.local_seconds * 1000, 2),
+            "engines": [s.to_dict() for s in ex.stats],
+        }
+
+
+class Orchestrator:
+    """One catalog of engines and the way to query them together."""
+
+    def __init__(self, settings: DataSettings, cache_path: Path | None = None) -> None:
+        self.settings = settings
+        self.catalog = Catalog(settings, cache_path)
+        self.executor = Executor(
+            self.catalog.engines, settings.semijoin_max_keys, settings.local_memory_limit
+        )
+
+    def plan(
+        self,
+        sql: str,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
+        dialect: str = DEFAULT_DIALECT,
+        *,
+        options: PlanOptions = ALL_RULES,
+    ) -> Plan:
+        tree = bind_params(parse_read_only(sql, dialect), params)
+        try:
+            return plan_query(tree, self.catalog, options)
+        except GatewayError:
+            raise
+        except Exception as exc:  # a shape the planner does not handle: say so, not a 500
+            raise TranslationFailed(
+                f"cannot plan this query: {type(exc).__name__}: {exc}", code="unplannable"
+            ) from exc
+
+    def query(
+        self,
+        sql: str,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+        timeout_s: float | None = None,
+        dialect: str = DEFAULT_DIALECT,
+        options: PlanOptions = ALL_RULES,
+        cancel: threading.Event | None = None,
+    ) -> QueryResult:
+        max_rows = min(limit or self.settings.max_rows, self.settings.max_rows)
+        timeout = min(timeout_s or self.settings.timeout_s, self.settings.timeout_s)
+        notes: list[str] = []
+        for attempt in range(MAX_REPLANS + 1):
+            plan = self.plan(sql, params, dialect, options=options)
+            try:
+                execution = self.executor.run(
+                    plan, timeout_s=timeout, max_rows=max_rows, cancel=cancel
+                )
+            except FragmentRefused as exc:
+                fragment = exc.fragment
+                assert isinstance(fragment, Fragment)
+                fresh = _suspects(set(fragment.origins) - options.refused)
+                if not fresh or attempt == MAX_REPLANS:
+                    raise
+                # what the engine could not compile is evaluated locally instead
+                notes.append(
+                    f"{fragment.engine} refused {fragment.name} ({exc.message}): re-planned"
+                )
+                options = replace(options, refused=options.refused | fresh)
+                continue
+            plan.notes[:0] = notes
+            return QueryResult(plan, execution)
+        raise AssertionError("unreachable")

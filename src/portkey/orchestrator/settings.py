@@ -1,0 +1,102 @@
+"""portkey.yaml's ``data:`` section: the engines the orchestrator can query."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from portkey.config.routing import Strict
+from portkey.orchestrator.sync.models import SyncJob, check_syncs
+
+
+class _Engine(Strict):
+    #: only these schemas are introspected (default: every non-system schema)
+    schemas: list[str] | None = None
+    #: seconds one subquery may run on this engine
+    statement_timeout_s: float = Field(default=300.0, gt=0)
+
+
+class DuckDBEngine(_Engine):
+    type: Literal["duckdb"]
+    path: str = ":memory:"
+
+
+class SQLiteEngine(_Engine):
+    type: Literal["sqlite"]
+    path: str
+
+
+class PostgresEngine(_Engine):
+    type: Literal["postgres"]
+    #: libpq connection string or URL, e.g. ``postgresql://ro@db:5432/sales``
+    dsn: str = Field(repr=False)
+    #: optional read-only role switched to (``SET ROLE``) for every query
+    role: str | None = None
+
+
+class MySQLEngine(_Engine):
+    type: Literal["mysql"]
+    host: str = "127.0.0.1"
+    port: int = Field(default=3306, ge=1, le=65535)
+    user: str = "root"
+    password: str = Field(default="", repr=False)
+    database: str | None = None
+
+
+class ChDBEngine(_Engine):
+    """ClickHouse embedded (chdb): a local ClickHouse data directory, queried in-process."""
+
+    type: Literal["chdb"]
+    path: str
+
+
+class TrinoEngine(_Engine):
+    type: Literal["trino"]
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    user: str = "portkey"
+    #: the Trino catalog this engine reads (``engine.schema.table`` = ``catalog.schema.table``)
+    catalog: str
+    http_scheme: Literal["http", "https"] = "http"
+    password: str | None = Field(default=None, repr=False)
+    #: optional role set for the session (``SET ROLE``), e.g. a read-only one
+    role: str | None = None
+
+
+EngineSettings = Annotated[
+    DuckDBEngine | SQLiteEngine | PostgresEngine | MySQLEngine | TrinoEngine | ChDBEngine,
+    Field(discriminator="type"),
+]
+
+
+class DataSettings(Strict):
+    engines: dict[str, EngineSettings] = Field(default_factory=dict)
+    #: rows a query answers at most (a request's ``limit`` may lower it)
+    max_rows: int = Field(default=100_000, ge=1)
+    #: seconds a whole query may take (a request's ``timeout_s`` may lower it)
+    timeout_s: float = Field(default=300.0, gt=0)
+    #: semi-join reduction ships at most this many distinct keys as an IN-list
+    semijoin_max_keys: int = Field(default=20_000, ge=0)
+    #: memory of the local join/aggregate step (DuckDB); past it, intermediates spill to disk
+    local_memory_limit: str = Field(default="4GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
+
+    @field_validator("engines")
+    @classmethod
+    def _names(cls, engines: dict[str, EngineSettings]) -> dict[str, EngineSettings]:
+        for name in engines:
+            if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+                raise ValueError(
+                    f"engine name {name!r}: use lowercase letters, digits and _ (it is the "
+                    "first part of engine.schema.table)"
+                )
+        return engines
+
+    #: declarative sync jobs between engines (``portkey sync run NAME``, or on a schedule)
+    syncs: dict[str, SyncJob] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _syncs(self) -> DataSettings:
+        check_syncs(set(self.engines), self.syncs)
+        return self

@@ -1,0 +1,1 @@
+"""Declarative data sync between engines: typed, drift-aware, staged and exactly-once."""
