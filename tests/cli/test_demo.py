@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 
-def test_demo_runs_every_scenario_and_the_control_plane_tour(tmp_path: Path) -> None:
+def test_demo_runs_every_scenario_and_every_tour(tmp_path: Path) -> None:
     env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "xdg")}
     env.pop("PORTKEY_DATA_DIR", None)
     proc = subprocess.run(
@@ -22,5 +22,8 @@ def test_demo_runs_every_scenario_and_the_control_plane_tour(tmp_path: Path) -> 
     out = proc.stdout
     assert "fallback: primary 503" in out and "loadbalance 70/30" in out
     assert "Control plane" in out and "401" in out and "429" in out
+    assert "Request log" in out and "portkey_requests_total{" in out
+    # the orchestrator joined DuckDB orders with SQLite customers: 4 countries x 500 orders
+    assert "Data orchestrator" in out and out.count("│ 500    │") == 4
     # the demo's store and master key lived in a temp dir, not in the user's data dir
     assert not (tmp_path / "xdg" / "portkey").exists()

@@ -144,3 +144,22 @@ def test_admin_api(env: Env) -> None:
         assert env.history().lock("j", "otherhost:1:abcd", "r1")  # a replica elsewhere runs it
         busy = http.post("/admin/syncs/j/runs")
         assert busy.status_code == 409 and busy.json()["error"]["code"] == "sync_running"
+
+
+def test_the_gateway_runs_scheduled_jobs(env: Env) -> None:
+    """`portkey serve` starts the scheduler when a job has a schedule: the slot runs once."""
+    _table(env)
+    path = env.config(every_minute=_job(env, schedule="* * * * *"))
+    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    with GatewayServer(path) as gw, httpx.Client(base_url=gw.url, headers=auth) as http:
+        assert gw.app.gateway.scheduler is not None
+
+        def ran() -> dict[str, object] | None:
+            runs = http.get("/admin/syncs/every_minute/runs").json()["data"]
+            done = [r for r in runs if r["status"] != "running"]
+            return done[0] if done else None
+
+        record = wait_for(ran, within_s=60, what="the scheduled run")
+        assert record["status"] == "succeeded" and record["triggered_by"] == "schedule"
+        assert record["rows_written"] == 500
+    assert [r.id for r in env.history().runs("every_minute")] == [record["id"]]  # once

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from portkey.cli.demo_control import control_tour
+from portkey.cli.demo_more import demo_data, observe_tour, query_tour
 from portkey.devtools.fake_upstream import start_fake_upstream
 from portkey.server import create_app
 
@@ -46,7 +47,8 @@ async def run_demo(balanced_requests: int = 20) -> int:
         os.environ.pop("PORTKEY_DATABASE_URL", None)
         config = Path(tmp) / "portkey.yaml"
         demo_yaml = files("portkey.cli").joinpath("demo.yaml").read_text()
-        config.write_text(demo_yaml + "store: {refresh_interval_s: 0.1}\n")
+        extra = "store: {refresh_interval_s: 0.1}\nlogs: {flush_interval_s: 0.05}\n"
+        config.write_text(demo_yaml + extra + demo_data(Path(tmp)))
         port = _free_port()
         server = uvicorn.Server(
             uvicorn.Config(
@@ -70,6 +72,10 @@ async def run_demo(balanced_requests: int = 20) -> int:
             )
             async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
                 failures = await _tour(http, balanced_requests)
+                console.print()
+                failures += await observe_tour(http, console)
+                console.print()
+                failures += await query_tour(http, console)
                 console.print()
                 failures += await control_tour(http, app.gateway.control.store, console)
         finally:

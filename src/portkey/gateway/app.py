@@ -66,6 +66,8 @@ class GatewayApp:
         self.cache: CacheService | None = None
         #: the prompt registry (portkey.prompts.service.PromptService), once started
         self.prompts: Any = None
+        #: runs scheduled data.syncs jobs (portkey.orchestrator.sync.scheduler), when any
+        self.scheduler: Any = None
         self._background: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -125,6 +127,8 @@ class GatewayApp:
         from portkey.prompts.service import PromptService
 
         self.prompts = await PromptService.start(self.holder.current.file, store.db)
+        if any(job.schedule for job in self.holder.current.file.data.syncs.values()):
+            self.scheduler = await asyncio.to_thread(self._sync_scheduler, store.db)
         self.reloader = Reloader(self.holder, self._on_reload)
         self.reloader.start()
         self.ready = True
@@ -153,6 +157,8 @@ class GatewayApp:
             self.reloader.stop()
         if self.prompts is not None:
             await self.prompts.close()
+        if self.scheduler is not None:
+            await asyncio.to_thread(self.scheduler.stop)  # lets a running sync job finish
         if self.router is not None:
             await self.router.observer.close()  # before the store closes: it flushes there
         if self.control is not None:
@@ -161,6 +167,15 @@ class GatewayApp:
             await self.cache.close()
         if self.transport is not None:
             await self.transport.close()
+
+    def _sync_scheduler(self, db: Any) -> Any:
+        """Start the sync scheduler (one run per cron slot across replicas: a store lock)."""
+        from portkey.orchestrator.sync.history import History
+        from portkey.orchestrator.sync.scheduler import Scheduler
+
+        scheduler = Scheduler(lambda: self.holder.current.file.data, History(db))
+        scheduler.start()
+        return scheduler
 
     async def readiness(self, send: Send) -> None:
         """200 while serving (``degraded`` when the store is unreachable), else 503."""

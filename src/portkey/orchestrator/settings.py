@@ -65,6 +65,29 @@ class TrinoEngine(_Engine):
     role: str | None = None
 
 
+class FewShot(Strict):
+    """One example for the model: a question and the answer JSON it should give."""
+
+    question: str = Field(min_length=1)
+    answer: str = Field(min_length=1)
+
+
+class LLMSettings(Strict):
+    """``data.llm``: questions in natural language, answered through our own gateway."""
+
+    #: the id of a config under ``configs:`` (routing, retries, fallbacks, cache, budgets)
+    config: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    #: answers the model may give after its first was rejected (with the reasons)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    #: ``sql``: one federated query; ``plan``: per-engine subqueries plus a combine step
+    form: Literal["sql", "plan"] = "sql"
+    few_shot: list[FewShot] = Field(default_factory=list)
+    #: tables at most in the schema digest of a prompt (the most relevant ones)
+    digest_tables: int = Field(default=12, ge=1, le=200)
+    temperature: float = Field(default=0.0, ge=0, le=2)
+
+
 EngineSettings = Annotated[
     DuckDBEngine | SQLiteEngine | PostgresEngine | MySQLEngine | TrinoEngine | ChDBEngine,
     Field(discriminator="type"),
@@ -92,6 +115,9 @@ class DataSettings(Strict):
                     "first part of engine.schema.table)"
                 )
         return engines
+
+    #: natural-language questions (``POST /query {question}``); off when absent
+    llm: LLMSettings | None = None
 
     #: declarative sync jobs between engines (``portkey sync run NAME``, or on a schedule)
     syncs: dict[str, SyncJob] = Field(default_factory=dict)

@@ -208,6 +208,11 @@ class Engine(ABC):
         table = self._guard(run)
         return Fetched(table, time.perf_counter() - start)
 
+    def explain(self, sql: str, timeout_s: float | None = None) -> pa.Table:
+        """The engine's own plan for ``sql`` (a validated read-only query): it is compiled,
+        names and functions are checked by the engine, nothing is run."""
+        return self.fetch(f"EXPLAIN {sql}", timeout_s).table
+
     def introspect(self) -> list[TableInfo]:
         def run() -> list[TableInfo]:
             with self._connection() as conn:

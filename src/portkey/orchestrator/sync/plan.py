@@ -142,6 +142,9 @@ def _add(
         if have != ltype:
             select = f"CAST({select} AS {src.stored(ltype).ddl})"
     assert ltype is not None
+    if ltype.kind in src.unreadable and name is not None:
+        plan.errors.append(f"column {key}: reading {ltype} from {src.dialect} is not supported yet")
+        return
     try:
         stored = tgt.stored(ltype)
     except KeyError:

@@ -118,6 +118,8 @@ class Endpoint(ABC):
         text = value.isoformat(sep=" ") if hasattr(value, "isoformat") else str(value)
         return "CAST('" + text.replace("'", "''") + f"' AS {self.stored(ltype).ddl})"
 
+    #: kinds this engine's read path cannot yet return exactly (the plan refuses them)
+    unreadable: tuple[str, ...] = ()
     #: whether a whole run's rows can go straight into the target inside one transaction
     #: with memory bounded (False: the engine keeps an open transaction's rows in memory)
     direct_writes = True
