@@ -109,6 +109,7 @@ def _register_control_plane() -> None:
     app.add_typer(cache.cache_app, name="cache")
     app.add_typer(data_catalog.catalog_app, name="catalog")
     app.command("query")(data_query.query)
+    app.command("advise")(data_query.advise)
     app.add_typer(data_sync.sync_app, name="sync")
     app.add_typer(logs.logs_app, name="logs")
     from portkey.prompts.cli import prompts_app

@@ -92,7 +92,11 @@ def _print(result: QueryResult, fmt: Format) -> None:
 
 
 def query(
-    sql: Annotated[str, typer.Argument(help="a read-only SELECT/WITH query")],
+    sql: Annotated[str | None, typer.Argument(help="a read-only SELECT/WITH query")] = None,
+    ask: Annotated[
+        str | None,
+        typer.Option("--ask", help="a question in natural language (needs data.llm)"),
+    ] = None,
     explain: Annotated[bool, typer.Option(help="show the plan, run nothing")] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="output format")] = Format.table,
     limit: Annotated[int | None, typer.Option(min=1, help="rows at most")] = None,
@@ -100,6 +104,12 @@ def query(
     config: ConfigOption = None,
 ) -> None:
     """Run one SQL query over every engine of portkey.yaml (pushdown, minimal data movement)."""
+    if ask is not None:
+        _ask(ask, sql, explain, fmt, limit, timeout, config)
+        return
+    if sql is None:
+        err.print("[red]error[/red] give a SQL query or --ask QUESTION")
+        raise typer.Exit(2)
     orch = orchestrator(config)
     try:
         with err.status("planning and running…", spinner="dots"):
@@ -110,3 +120,63 @@ def query(
     except GatewayError as exc:
         raise fail(exc) from exc
     _print(result, fmt)
+
+
+def _ask(
+    question: str,
+    sql: str | None,
+    explain: bool,
+    fmt: Format,
+    limit: int | None,
+    timeout: float | None,
+    config: Path | None,
+) -> None:
+    from portkey.orchestrator import render
+    from portkey.orchestrator.nl import local
+
+    try:
+        with err.status("asking the model, validating its answer…", spinner="dots"):
+            answered = local.ask(
+                config, question, sql=sql, explain=explain, limit=limit, timeout_s=timeout
+            )
+    except GatewayError as exc:
+        raise fail(exc) from exc
+    meta = answered.llm()
+    if answered.result is None or fmt is Format.json:
+        assert answered.checked is not None
+        body = render.body(answered.result) if answered.result else {}
+        body |= {"plan": answered.checked.plan.to_dict(), "llm": meta}
+        typer.echo(json.dumps(body, default=render._default))
+        return
+    _print(answered.result, fmt)
+    err.print(
+        f"model {meta['model']} ({meta['form']}), {meta['tokens']['total']} tokens, "
+        f"${meta['cost_usd']}; {len(meta['attempts'])} rejected answer(s); "
+        f"passed: {', '.join(meta['validations'])}"
+    )
+
+
+def advise(
+    sql: Annotated[str, typer.Argument(help="a read-only SELECT/WITH query")],
+    config: ConfigOption = None,
+) -> None:
+    """Recommendations for a query: data moved per edge, local work, big cross-engine joins."""
+    from portkey.orchestrator.nl.advisor import advise as compute
+
+    orch = orchestrator(config)
+    try:
+        advice = compute(orch, sql)
+    except GatewayError as exc:
+        raise fail(exc) from exc
+    for edge in advice["edges"]:
+        err.print(
+            f"{edge['fragment']} on {edge['engine']}: ~{edge['estimated_rows']} rows, "
+            f"{edge['estimated_bytes']} bytes (engine estimate {edge['engine_estimated_rows']})"
+        )
+    for rec in advice["recommendations"]:
+        out.print(
+            f"[bold]{rec['kind']}[/bold] {escape(rec['detail'])}\n  -> {escape(rec['suggestion'])}"
+            f" (saves up to {rec['savings_bytes_at_most']} bytes)"
+        )
+    if not advice["recommendations"]:
+        out.print("no recommendations: the plan already pushes the work down")

@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from collections import Counter as Counter_
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
+from portkey.observe.histogram import BatchHistogram
 from portkey.observe.record import Pending, tokens
 
 MAX_MODELS = 200
@@ -57,17 +57,17 @@ class Metrics:
             "portkey_requests", "Requests answered, by provider, model and HTTP status",
             ["provider", "model", "status"], registry=r,
         )  # fmt: skip
-        self.latency = Histogram(
+        self.latency = BatchHistogram(
             "portkey_request_duration_seconds", "Total request latency", ["provider"],
-            buckets=LATENCY_BUCKETS, registry=r,
+            LATENCY_BUCKETS, r,
         )  # fmt: skip
-        self.ttft = Histogram(
+        self.ttft = BatchHistogram(
             "portkey_time_to_first_token_seconds", "Streams: time to the first event",
-            ["provider"], buckets=LATENCY_BUCKETS, registry=r,
+            ["provider"], LATENCY_BUCKETS, r,
         )  # fmt: skip
-        self.overhead = Histogram(
+        self.overhead = BatchHistogram(
             "portkey_gateway_overhead_seconds", "Time spent in the gateway, upstream excluded",
-            ["provider"], buckets=OVERHEAD_BUCKETS, registry=r,
+            ["provider"], OVERHEAD_BUCKETS, r,
         )  # fmt: skip
         self.tokens = Counter(
             "portkey_tokens", "Tokens by kind (prompt, completion, cached, reasoning)",
@@ -111,18 +111,14 @@ class Metrics:
             "portkey_guardrail_checks", "Guardrail checks run, by check id and verdict",
             ["check", "verdict"], registry=r,
         )  # fmt: skip
-        self.guard_time = Histogram(
+        self.guard_time = BatchHistogram(
             "portkey_guardrail_duration_seconds", "Time a request spent in guardrail checks",
-            buckets=OVERHEAD_BUCKETS, registry=r,
+            [], OVERHEAD_BUCKETS, r,
         )  # fmt: skip
         self.guard_outcomes = Counter(
             "portkey_guardrail_outcomes", "Requests a guardrail flagged, blocked or transformed",
             ["outcome"], registry=r,
         )  # fmt: skip
-        #: labelled histogram children by provider (labels() takes a lock each call)
-        self._latency: dict[str, Any] = {}
-        self._overhead: dict[str, Any] = {}
-        self._ttft: dict[str, Any] = {}
         self.connections = Gauge(
             "portkey_upstream_connections", "Pooled upstream connections (in_use, idle)",
             ["state"], registry=r,
@@ -140,20 +136,16 @@ class Metrics:
         cache: Counter_[str] = Counter_()
         spent: dict[tuple[str, ...], float] = {}
         used: Counter_[tuple[str, ...]] = Counter_()
-        latency, overhead, ttft = self._latency, self._overhead, self._ttft
+        latency, overhead, ttft = self.latency.batch(), self.overhead.batch(), self.ttft.batch()
         for p in batch:
             provider = p.provider or "none"
             model = self.model(p.model)
             requests[(provider, model, str(p.status))] += 1
-            child = latency.get(provider)
-            if child is None:
-                child = latency[provider] = self.latency.labels(provider)
-                overhead[provider] = self.overhead.labels(provider)
-                ttft[provider] = self.ttft.labels(provider)
-            child.observe(p.latency_ms / 1000)
-            overhead[provider].observe(p.overhead_ms / 1000)
+            by = (provider,)
+            self.latency.add(latency, by, p.latency_ms / 1000)
+            self.overhead.add(overhead, by, p.overhead_ms / 1000)
             if p.ttft_ms is not None:
-                ttft[provider].observe(p.ttft_ms / 1000)
+                self.ttft.add(ttft, by, p.ttft_ms / 1000)
             cache[p.cache_status] += 1
             if p.usage:
                 for kind, n in zip(TOKEN_KINDS, tokens(p.usage), strict=True):
@@ -165,6 +157,9 @@ class Metrics:
                 self._attempts(p)
             if p.guard is not None:
                 self._guarded(p)
+        self.latency.merge(latency)
+        self.overhead.merge(overhead)
+        self.ttft.merge(ttft)
         self._add(self.requests, requests)
         self._add(self.cache, {(status,): n for status, n in cache.items()})
         self._add(self.tokens, used)
@@ -184,7 +179,7 @@ class Metrics:
                 self.guard_checks.labels(label, "pass").inc(runs - misses)
             if misses:
                 self.guard_checks.labels(label, "fail").inc(misses)
-        self.guard_time.observe(summary["latency_ms"] / 1000)
+        self.guard_time.observe((), summary["latency_ms"] / 1000)
         if p.error_type == "hooks_failed":
             self.guard_outcomes.labels("blocked").inc()
         elif summary["flagged"]:

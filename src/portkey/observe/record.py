@@ -1,7 +1,8 @@
 """One request's log record: captured cheaply on the hot path, turned into a row off it.
 
-``capture`` keeps references and a few numbers (no JSON, no hashing); ``to_row`` runs in the
-writer's thread and applies the body policy: ``off`` stores no body, ``hashed`` a SHA-256 of
+On the hot path ``finished`` keeps references and two clock readings (a tuple); in the
+writer's thread ``capture`` derives the ``Pending`` record from them and ``to_row`` applies the
+body policy: ``off`` stores no body, ``hashed`` a SHA-256 of
 it, ``full`` the body cut at ``max_body_bytes`` with every secret-looking value masked. Headers
 are never stored, so ``Authorization`` and provider keys cannot reach the log.
 """
@@ -16,7 +17,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -194,6 +195,46 @@ def to_row(pending: Pending, policy: str, limit: int) -> tuple[Any, ...]:
     )
 
 
+class Finished(NamedTuple):
+    """What the hot path keeps of a finished request: references and two clock readings.
+
+    The request's ``Call`` is not touched again once it is finished, so the ``Pending``
+    record is derived from it later, in the writer's thread (``resolve``)."""
+
+    call: Any
+    leaf: Any
+    status: int
+    usage: Mapping[str, Any] | None
+    cost: float | None
+    error: Any
+    first_token_s: float | None
+    response_body: bytes | None
+    keep_bodies: bool
+    ended: float  # perf_counter
+    ended_wall: float  # time.time()
+
+    def resolve(self) -> Pending:
+        return capture(*self)
+
+
+def finished(  # noqa: PLR0913 - the hook's flat arguments, passed through
+    call: Any,
+    leaf: Any,
+    status: int,
+    usage: Mapping[str, Any] | None,
+    cost: float | None,
+    error: Any,
+    first_token_s: float | None,
+    response_body: bytes | None,
+    keep_bodies: bool,
+) -> Finished:
+    """The hot path's share of a log record: a tuple and the time (no lookups, no JSON)."""
+    return Finished(
+        call, leaf, status, usage, cost, error, first_token_s, response_body, keep_bodies,
+        time.perf_counter(), time.time(),
+    )  # fmt: skip
+
+
 def capture(  # noqa: PLR0913 - the hook's flat arguments, passed through
     call: Any,
     leaf: Any,
@@ -204,9 +245,11 @@ def capture(  # noqa: PLR0913 - the hook's flat arguments, passed through
     first_token_s: float | None,
     response_body: bytes | None,
     keep_bodies: bool,
+    ended: float | None = None,
+    ended_wall: float | None = None,
 ) -> Pending:
-    """A ``Pending`` from the gateway's ``Call`` and answering ``Leaf`` (hot path: no JSON)."""
-    now = time.perf_counter()
+    """A ``Pending`` from the gateway's ``Call`` and answering ``Leaf``, as of ``ended``."""
+    now = time.perf_counter() if ended is None else ended
     latency = now - call.started
     answered = (
         now if first_token_s is None else first_token_s
@@ -221,7 +264,7 @@ def capture(  # noqa: PLR0913 - the hook's flat arguments, passed through
     config = call.headers.get("x-portkey-config")
     return Pending(
         trace_id=call.trace_id,
-        ts=time.time() - latency,
+        ts=(time.time() if ended_wall is None else ended_wall) - latency,
         route=call.path,
         stream=call.stream,
         api_key_id=key.id if key is not None else None,

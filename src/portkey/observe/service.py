@@ -14,7 +14,7 @@ from portkey.observe.health import ProviderHealth
 from portkey.observe.hook import NullObserver, Observer
 from portkey.observe.logstore import LogStore
 from portkey.observe.metrics import Metrics
-from portkey.observe.record import capture
+from portkey.observe.record import Finished, Pending, finished
 from portkey.observe.writer import LogWriter, Sink
 from portkey.store.db import Database, open_database
 
@@ -64,6 +64,7 @@ class ObserveService:
             writer.on_drop = metrics.dropped.inc
         service = cls(holder, writer, metrics)
         service._own_db = own
+        writer.resolve = service._resolve
         writer.sinks.append(service._trace)
         writer.sinks.append(service.health.observe)
         service.alerts = AlertEngine(lambda: holder.current.file.alerts, store, budgets)
@@ -112,16 +113,20 @@ class ObserveService:
         first_token_s: float | None = None,
         response_body: bytes | None = None,
     ) -> None:
-        try:
-            if cost is None and usage:
-                cost = self.price(call, leaf, usage)
+        try:  # a tuple on the queue: the record is built (and a stream priced) off the path
             keep = self.writer.settings.bodies != "off"
-            record = capture(
-                call, leaf, status, usage, cost, error, first_token_s, response_body, keep
+            self.writer.put(
+                finished(call, leaf, status, usage, cost, error, first_token_s, response_body, keep)
             )
-            self.writer.put(record)
         except Exception:  # observing must never fail a request
             log.exception("could not record a request")
+
+    def _resolve(self, item: Finished) -> Pending:
+        """In the writer's thread: the log record of a finished request, priced if need be."""
+        record = item.resolve()
+        if record.cost is None and record.usage and item.leaf is not None:
+            record.cost = self.price(item.call, item.leaf, record.usage)
+        return record
 
     def status(self) -> dict[str, Any]:
         """For ``/ready``: the log writer's state and each provider's health."""

@@ -14,6 +14,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from portkey.observe.logstore import LogStore
 from portkey.observe.record import Pending, to_row
@@ -37,7 +38,9 @@ class LogWriter:
         self.store = store
         self.sinks = sinks or []
         self.on_drop = on_drop
-        self.queue: deque[Pending] = deque()
+        #: Pending records, or what ``resolve`` turns into one in the writer's thread
+        self.queue: deque[Any] = deque()
+        self.resolve: Callable[[Any], Pending] = lambda item: item.resolve()
         self.dropped = 0
         self.written = 0
         self.failing: str | None = None
@@ -49,7 +52,7 @@ class LogWriter:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def put(self, record: Pending) -> None:
+    def put(self, record: Any) -> None:
         queue = self.queue
         if len(queue) >= self.settings.queue_size:
             self._drop(1)
@@ -79,7 +82,14 @@ class LogWriter:
             batch = [self.queue.popleft() for _ in range(n)]
             await asyncio.to_thread(self._write, batch)
 
-    def _write(self, batch: list[Pending]) -> None:
+    def _write(self, queued: list[Any]) -> None:
+        resolve = self.resolve
+        batch: list[Pending] = []
+        for item in queued:
+            try:
+                batch.append(item if isinstance(item, Pending) else resolve(item))
+            except Exception:
+                log.exception("could not build a request log record")
         for sink in self.sinks:
             try:
                 sink(batch)

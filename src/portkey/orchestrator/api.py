@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException
 
 from portkey.control.api.deps import require_admin
@@ -31,13 +31,22 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 class QueryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sql: str = Field(min_length=1, max_length=1_000_000)
+    #: the query; with ``question`` too, the fallback when no answer of the model passes
+    sql: str | None = Field(default=None, min_length=1, max_length=1_000_000)
+    #: a question in natural language, answered through ``data.llm`` (see orchestrator.nl)
+    question: str | None = Field(default=None, min_length=1, max_length=20_000)
     params: list[Any] | dict[str, Any] | None = None
     limit: int | None = Field(default=None, ge=1)
     timeout_s: float | None = Field(default=None, gt=0, le=86_400)
     explain: bool = False
     #: the dialect ``sql`` is written in
     dialect: str = Field(default="duckdb", pattern=r"^[a-z]+$")
+
+    @model_validator(mode="after")
+    def _sql_or_question(self) -> QueryIn:
+        if self.sql is None and self.question is None:
+            raise ValueError("give sql or question")
+        return self
 
 
 class ExplainIn(BaseModel):
@@ -46,6 +55,11 @@ class ExplainIn(BaseModel):
     sql: str = Field(min_length=1, max_length=1_000_000)
     params: list[Any] | dict[str, Any] | None = None
     dialect: str = Field(default="duckdb", pattern=r"^[a-z]+$")
+
+
+class AdviseIn(ExplainIn):
+    #: let data.llm write a narrative of the (computed) recommendations
+    narrative: bool = False
 
 
 class _Holder:
@@ -137,6 +151,18 @@ def create_query_app(gateway: GatewayApp) -> FastAPI:
     @app.post("/query")
     async def query(body: QueryIn, request: Request) -> Response:
         orch = _orchestrator(request)
+        if body.question is not None:
+            from portkey.orchestrator.nl import api as nl
+
+            answered = await nl.asker(gateway, orch).ask(
+                body.question,
+                sql=body.sql,
+                explain=body.explain,
+                limit=body.limit,
+                timeout_s=body.timeout_s,
+            )
+            return nl.render(answered)
+        assert body.sql is not None
         if body.explain:
             plan = await asyncio.to_thread(orch.plan, body.sql, body.params, body.dialect)
             return JSONResponse({"plan": plan.to_dict()})
@@ -162,6 +188,17 @@ def create_query_app(gateway: GatewayApp) -> FastAPI:
         orch = _orchestrator(request)
         plan = await asyncio.to_thread(orch.plan, body.sql, body.params, body.dialect)
         return JSONResponse({"plan": plan.to_dict()})
+
+    @app.post("/query/advise")
+    async def advise(body: AdviseIn, request: Request) -> JSONResponse:
+        from portkey.orchestrator.nl import api as nl
+        from portkey.orchestrator.nl.advisor import advise as compute
+
+        orch = _orchestrator(request)
+        advice = await asyncio.to_thread(compute, orch, body.sql, body.dialect)
+        if body.narrative:
+            await nl.narrate(gateway, orch, advice)
+        return JSONResponse(advice)
 
     @app.get("/catalog")
     async def catalog(request: Request) -> JSONResponse:

@@ -78,6 +78,9 @@ class LLMSettings(Strict):
     #: the id of a config under ``configs:`` (routing, retries, fallbacks, cache, budgets)
     config: str = Field(min_length=1)
     model: str = Field(min_length=1)
+    #: a gateway API key (``pk-...``, e.g. ``${PORTKEY_NL_KEY}``) when keys are required: its
+    #: scopes, rate limits and budgets then govern what the orchestrator spends
+    api_key: str | None = Field(default=None, repr=False)
     #: answers the model may give after its first was rejected (with the reasons)
     max_retries: int = Field(default=2, ge=0, le=10)
     #: ``sql``: one federated query; ``plan``: per-engine subqueries plus a combine step
