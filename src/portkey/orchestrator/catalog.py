@@ -197,7 +197,8 @@ class Catalog:
 
 def _table_from(engine: str, data: Mapping[str, Any]) -> TableInfo:
     columns = tuple(ColumnInfo(c["name"], c["type"]) for c in data["columns"])
-    return TableInfo(engine, data["schema"], data["name"], columns, data.get("rows_estimate"))
+    keys = tuple(str(k) for k in data.get("partition_keys") or ())
+    return TableInfo(engine, data["schema"], data["name"], columns, data.get("rows_estimate"), keys)
 
 
 def unknown_column(column: str, tables: Mapping[str, TableInfo]) -> UnknownName:

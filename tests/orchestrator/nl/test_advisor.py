@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import secrets
+from collections.abc import Callable
+
+import httpx
+import psycopg
+import yaml
+
+from tests.orchestrator.conftest import ADMIN_KEY
+from tests.orchestrator.nl.conftest import AUTH
 from tests.orchestrator.nl.fake_llm import ScriptedLLM
 from tests.orchestrator.test_api import error_of, post
+from tests.orchestrator.tpch import PG_DSN
 from tests.support import GatewayServer
 
 REGEX = (
@@ -69,3 +80,54 @@ def test_the_models_narrative_may_only_state_our_numbers(
     ]
     assert body["narrative_llm"]["tokens"]["total"] > 0
     assert "987654321" in llm.requests[1]["messages"][-1]["content"]
+
+
+def test_a_partitioned_table_read_without_its_partition_key_is_flagged(
+    make_gateway: Callable[[str], GatewayServer],
+) -> None:
+    """PostgreSQL declarative partitioning: the catalog knows the key, the advisor uses it."""
+    schema = f"parts_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_DSN, autocommit=True) as pg:
+        pg.execute(f"CREATE SCHEMA {schema}")
+        try:
+            pg.execute(f"CREATE TABLE {schema}.events (day date, v int) PARTITION BY RANGE (day)")
+            for month in (1, 2):
+                pg.execute(
+                    f"CREATE TABLE {schema}.events_{month} PARTITION OF {schema}.events "
+                    f"FOR VALUES FROM ('2026-0{month}-01') TO ('2026-0{month + 1}-01')"
+                )
+            pg.execute(
+                f"INSERT INTO {schema}.events SELECT DATE '2026-01-01' + (g % 59), g "
+                "FROM generate_series(1, 2000) g"
+            )
+            engines = {"pg": {"type": "postgres", "dsn": PG_DSN, "schemas": [schema]}}
+            server = make_gateway(yaml.safe_dump({"admin": {"api_key": ADMIN_KEY},
+                                                   "data": {"engines": engines}}))  # fmt: skip
+            tables = httpx.get(server.url + "/catalog", headers=AUTH).json()
+            listed = json.dumps(tables)
+            assert '"partition_keys": ["day"]' in listed
+
+            everything = post(
+                server, "/query/advise", {"sql": f"SELECT sum(v) FROM pg.{schema}.events"}
+            )
+            assert everything.status_code == 200, everything.text
+            [finding] = [
+                r
+                for r in everything.json()["recommendations"]
+                if r["kind"] == "missing_partition_filter"
+            ]
+            assert (
+                "partitioned by day" in finding["detail"]
+                and "filter on day" in finding["suggestion"]
+            )
+
+            pruned = post(
+                server,
+                "/query/advise",
+                {"sql": f"SELECT sum(v) FROM pg.{schema}.events WHERE day >= DATE '2026-02-01'"},
+            )
+            assert pruned.status_code == 200, pruned.text
+            kinds = {r["kind"] for r in pruned.json()["recommendations"]}
+            assert "missing_partition_filter" not in kinds
+        finally:
+            pg.execute(f"DROP SCHEMA {schema} CASCADE")

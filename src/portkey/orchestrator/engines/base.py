@@ -41,6 +41,8 @@ class TableInfo:
     columns: tuple[ColumnInfo, ...]
     #: the engine's own row-count estimate (statistics), None when it has none
     rows: int | None = None
+    #: columns the engine partitions the table by (a filter on them prunes partitions)
+    partition_keys: tuple[str, ...] = ()
 
     @property
     def qualified(self) -> str:
@@ -56,6 +58,7 @@ class TableInfo:
             "name": self.name,
             "qualified": self.qualified,
             "rows_estimate": self.rows,
+            "partition_keys": list(self.partition_keys),
             "columns": [{"name": c.name, "type": c.type} for c in self.columns],
         }
 

@@ -83,9 +83,21 @@ class Postgres(Engine):
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
             )
             rows = {(s, t): (n if n >= 0 else None) for s, t, n in cur.fetchall()}
+            cur.execute(  # declarative partitioning: the partition key's columns, in order
+                "SELECT n.nspname, c.relname, a.attname FROM pg_partitioned_table p "
+                "JOIN pg_class c ON c.oid = p.partrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "CROSS JOIN LATERAL unnest(p.partattrs::int2[]) WITH ORDINALITY k(attnum, ord) "
+                "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+                "ORDER BY n.nspname, c.relname, k.ord"
+            )
+            keys: dict[tuple[str, str], list[str]] = {}
+            for schema, table, column in cur.fetchall():
+                keys.setdefault((schema, table), []).append(column)
         conn.rollback()
         return [
-            TableInfo(self.name, s, t, tuple(c), rows.get((s, t))) for (s, t), c in cols.items()
+            TableInfo(self.name, s, t, tuple(c), rows.get((s, t)), tuple(keys.get((s, t), ())))
+            for (s, t), c in cols.items()
         ]
 
 

@@ -179,6 +179,46 @@ def _scans(plan: Plan, views: dict[str, EngineView]) -> list[dict[str, Any]]:
     return out
 
 
+def _partition_filters(orch: Orchestrator, plan: Plan) -> list[dict[str, Any]]:
+    """Scans of partitioned tables with no filter on a partition key: every partition is read."""
+    out = []
+    for f in plan.fragments:
+        filtered = {c.name.lower() for c in f.expression.find_all(exp.Column) if _in_where(c)}
+        filtered |= {s.target_column.name.lower() for s in f.semijoins}
+        for table in f.expression.find_all(exp.Table):
+            parts = tuple(p for p in (table.catalog, table.db, table.name) if p)
+            try:
+                info = orch.catalog.resolve((f.engine, *parts[-2:]))
+            except Exception:  # a CTE or a name the catalog does not hold
+                continue
+            keys = list(info.partition_keys)
+            if not keys or any(k.lower() in filtered for k in keys):
+                continue
+            out.append(
+                {
+                    "kind": "missing_partition_filter",
+                    "fragment": f.name,
+                    "engine": f.engine,
+                    "detail": f"{info.qualified} is partitioned by {', '.join(keys)} and "
+                    f"{f.name} filters on none of them: {f.engine} reads every partition",
+                    "suggestion": f"filter on {keys[0]} (a range the question allows) so the "
+                    "engine prunes partitions",
+                    "savings_bytes_at_most": 0,  # rows read inside the engine, not moved
+                    "savings_s_at_most": None,
+                }
+            )
+    return out
+
+
+def _in_where(column: exp.Column) -> bool:
+    node: exp.Expr | None = column.parent
+    while node is not None:
+        if isinstance(node, exp.Where):
+            return True
+        node = node.parent
+    return False
+
+
 def advise(orch: Orchestrator, sql: str, dialect: str = "duckdb") -> dict[str, Any]:
     """The plan's edges and the recommendations, every number computed here."""
     plan = orch.plan(sql, dialect=dialect)
@@ -200,7 +240,12 @@ def advise(orch: Orchestrator, sql: str, dialect: str = "duckdb") -> dict[str, A
     ]
     planned = sum(f.estimated_bytes or 0 for f in plan.fragments)
     pulled = sum(f.estimated_bytes or 0 for f in naive.fragments)
-    recommendations = [*_local_functions(plan), *_cross_joins(plan), *_scans(plan, views)]
+    recommendations = [
+        *_local_functions(plan),
+        *_cross_joins(plan),
+        *_scans(plan, views),
+        *_partition_filters(orch, plan),
+    ]
     recommendations.sort(key=lambda r: -(r["savings_bytes_at_most"] or 0))
     return {
         "plan": plan.to_dict(),
