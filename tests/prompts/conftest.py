@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,12 +10,11 @@ import httpx
 import pytest
 from portkey_ai import Portkey
 
-from tests.conftest import REQUIRE_SERVICES
 from tests.guardrails.servers import ReplyUpstream
+from tests.observe.conftest import store_url as store_url
 from tests.support import GatewayServer
 
 ADMIN_KEY = "admin-key-for-prompt-tests-0123"
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(scope="session")
@@ -37,30 +35,6 @@ configs:
 {extra}
 {prompts}
 """
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def store_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('prompts') / 'store.db'}"
-        return
-    try:
-        import psycopg
-
-        conn = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=3)
-    except Exception as exc:
-        if REQUIRE_SERVICES:
-            raise
-        pytest.skip(f"PostgreSQL is not reachable: {exc}")
-    schema = f"portkey_prompts_{secrets.token_hex(4)}"
-    conn.execute(f"CREATE SCHEMA {schema}")  # type: ignore[arg-type]
-    try:
-        yield f"{PG_DSN}?options=-csearch_path%3D{schema}"
-    finally:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")  # type: ignore[arg-type]
-        conn.close()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """One request's log record: captured cheaply on the hot path, turned into a row off it.
 
 On the hot path ``finished`` keeps references and two clock readings (a tuple); in the
-writer's thread ``capture`` derives the ``Pending`` record from them and ``to_row`` applies the
+writer's thread ``Finished.resolve`` derives the ``Pending`` record from them and ``to_row`` applies the
 body policy: ``off`` stores no body, ``hashed`` a SHA-256 of
 it, ``full`` the body cut at ``max_body_bytes`` with every secret-looking value masked. Headers
 are never stored, so ``Authorization`` and provider keys cannot reach the log.
@@ -214,7 +214,54 @@ class Finished(NamedTuple):
     ended_wall: float  # time.time()
 
     def resolve(self) -> Pending:
-        return capture(*self)
+        """The ``Pending`` record, derived from the finished ``Call`` and answering ``Leaf``."""
+        call, leaf, status, usage, cost, error, first_token_s, response_body, keep_bodies = self[:9]
+        now = self.ended
+        latency = now - call.started
+        answered = (
+            now if first_token_s is None else first_token_s
+        )  # a stream's upstream time ends there
+        attempts = call.attempts
+        provider = (
+            leaf.spec.id if leaf is not None else (attempts[-1].provider if attempts else None)
+        )
+        model = (leaf.override_params or {}).get("model") if leaf is not None else None
+        model = model or call.body.get("model")
+        control = call.control
+        key = getattr(control, "key", None)
+        ticket = call.cache
+        config = call.headers.get("x-portkey-config")
+        return Pending(
+            trace_id=call.trace_id,
+            ts=self.ended_wall - latency,
+            route=call.path,
+            stream=call.stream,
+            api_key_id=key.id if key is not None else None,
+            virtual_key=leaf.virtual_key if leaf is not None else None,
+            config=None
+            if config is None
+            else ("inline" if config.lstrip().startswith("{") else config),
+            provider=provider,
+            model=model if isinstance(model, str) else None,
+            status=status,
+            error_type=getattr(error, "type", None) if error is not None else None,
+            target=leaf.path if leaf is not None else (attempts[-1].target if attempts else None),
+            retries=call.retries,
+            attempts=attempts,
+            cache_status="DISABLED" if ticket is None else ticket.status.decode(),
+            usage=usage,
+            cost=cost,
+            ttft_ms=None if first_token_s is None else (first_token_s - call.started) * 1000,
+            latency_ms=latency * 1000,
+            overhead_ms=max(0.0, answered - call.started - call.upstream_s) * 1000,
+            metadata=call.metadata,
+            request_body=call.raw if keep_bodies else None,
+            response_body=response_body if keep_bodies else None,
+            span=call.span,
+            started=call.started,
+            attempt_started=call.attempt_started,
+            guard=call.guard,
+        )
 
 
 def finished(  # noqa: PLR0913 - the hook's flat arguments, passed through
@@ -233,63 +280,3 @@ def finished(  # noqa: PLR0913 - the hook's flat arguments, passed through
         call, leaf, status, usage, cost, error, first_token_s, response_body, keep_bodies,
         time.perf_counter(), time.time(),
     )  # fmt: skip
-
-
-def capture(  # noqa: PLR0913 - the hook's flat arguments, passed through
-    call: Any,
-    leaf: Any,
-    status: int,
-    usage: Mapping[str, Any] | None,
-    cost: float | None,
-    error: Any,
-    first_token_s: float | None,
-    response_body: bytes | None,
-    keep_bodies: bool,
-    ended: float | None = None,
-    ended_wall: float | None = None,
-) -> Pending:
-    """A ``Pending`` from the gateway's ``Call`` and answering ``Leaf``, as of ``ended``."""
-    now = time.perf_counter() if ended is None else ended
-    latency = now - call.started
-    answered = (
-        now if first_token_s is None else first_token_s
-    )  # a stream's upstream time ends there
-    attempts = call.attempts
-    provider = leaf.spec.id if leaf is not None else (attempts[-1].provider if attempts else None)
-    model = (leaf.override_params or {}).get("model") if leaf is not None else None
-    model = model or call.body.get("model")
-    control = call.control
-    key = getattr(control, "key", None)
-    ticket = call.cache
-    config = call.headers.get("x-portkey-config")
-    return Pending(
-        trace_id=call.trace_id,
-        ts=(time.time() if ended_wall is None else ended_wall) - latency,
-        route=call.path,
-        stream=call.stream,
-        api_key_id=key.id if key is not None else None,
-        virtual_key=leaf.virtual_key if leaf is not None else None,
-        config=None
-        if config is None
-        else ("inline" if config.lstrip().startswith("{") else config),
-        provider=provider,
-        model=model if isinstance(model, str) else None,
-        status=status,
-        error_type=getattr(error, "type", None) if error is not None else None,
-        target=leaf.path if leaf is not None else (attempts[-1].target if attempts else None),
-        retries=call.retries,
-        attempts=attempts,
-        cache_status="DISABLED" if ticket is None else ticket.status.decode(),
-        usage=usage,
-        cost=cost,
-        ttft_ms=None if first_token_s is None else (first_token_s - call.started) * 1000,
-        latency_ms=latency * 1000,
-        overhead_ms=max(0.0, answered - call.started - call.upstream_s) * 1000,
-        metadata=call.metadata,
-        request_body=call.raw if keep_bodies else None,
-        response_body=response_body if keep_bodies else None,
-        span=call.span,
-        started=call.started,
-        attempt_started=call.attempt_started,
-        guard=call.guard,
-    )
