@@ -14,15 +14,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.exceptions import HTTPException
 
-from portkey.control.api.app import _error, _gateway_error, _invalid
+from portkey.control.api.errors import install_error_handlers
 from portkey.dashboard import auth, pages
-from portkey.errors import GatewayError, InvalidRequest, NotFound
+from portkey.errors import InvalidRequest, NotFound
 from portkey.observe.analytics import Analytics
 from portkey.observe.analytics_api import analytics, health_thresholds
 from portkey.observe.api import log_store
@@ -55,13 +53,6 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     )
     response.headers.update(SECURITY_HEADERS)
     return response
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        return _error(NotFound(f"no dashboard page {request.url.path}"))
-    return _error(GatewayError(str(exc.detail), status=exc.status_code))
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
@@ -143,9 +134,7 @@ async def providers(request: Request, range: Text = None) -> HTMLResponse:
 def create_dashboard_app(gateway: GatewayApp) -> FastAPI:
     app = FastAPI(title="Portkey dashboard", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.gateway = gateway
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(GatewayError, _gateway_error)
-    app.add_exception_handler(HTTPException, _http_error)
+    install_error_handlers(app, "dashboard page")
     app.add_exception_handler(auth.LoginRequired, _login_required)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_api_route(f"{PREFIX}/login", login_form, methods=["GET"], response_class=HTMLResponse)

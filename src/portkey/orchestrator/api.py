@@ -13,13 +13,11 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from starlette.exceptions import HTTPException
 
 from portkey.control.api.deps import require_admin
-from portkey.errors import GatewayError, InvalidRequest, MethodNotAllowed, NotFound
+from portkey.control.api.errors import install_error_handlers
 
 if TYPE_CHECKING:
     from portkey.gateway.app import GatewayApp
@@ -100,35 +98,6 @@ async def _unless_disconnected(
             return await run  # raises QueryCancelled once the engines have stopped
 
 
-def _error(exc: GatewayError) -> JSONResponse:
-    return JSONResponse(exc.to_dict(), status_code=exc.http_status)
-
-
-async def _invalid(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    loc = [str(p) for p in (errors[0]["loc"] if errors else ()) if p != "body"]
-    detail = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
-        for e in errors[:5]
-    )
-    return _error(InvalidRequest(detail or "invalid request", param=".".join(loc) or "body"))
-
-
-async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, GatewayError)
-    return _error(exc)
-
-
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        return _error(NotFound(f"no route for {request.method} {request.url.path}"))
-    if exc.status_code == 405:
-        return _error(MethodNotAllowed(f"method {request.method} not allowed here"))
-    return _error(GatewayError(str(exc.detail), status=exc.status_code))
-
-
 def create_query_app(gateway: GatewayApp) -> FastAPI:
     from portkey.orchestrator import render
 
@@ -144,9 +113,7 @@ def create_query_app(gateway: GatewayApp) -> FastAPI:
     )
     app.state.gateway = gateway
     app.state.orchestrator = _Holder(gateway)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(GatewayError, _gateway_error)
-    app.add_exception_handler(HTTPException, _http_error)
+    install_error_handlers(app)
 
     @app.post("/query")
     async def query(body: QueryIn, request: Request) -> Response:
