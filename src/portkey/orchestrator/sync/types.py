@@ -193,3 +193,67 @@ def holds(wide: LType, narrow: LType) -> bool:
             return wide.length >= 36
         return narrow.length != 0 and wide.length >= narrow.length
     return False
+
+
+# -- ClickHouse (chdb) ---------------------------------------------------------------------
+#: how ClickHouse stores each kind (decimals, strings and nullability are spelled by the
+#: endpoint); DateTime64's range is 1900-01-01 .. 2299-12-31, Date32's reaches 9999-12-31
+CLICKHOUSE_DDL: dict[str, str] = {
+    "int8": "Int8",
+    "int16": "Int16",
+    "int32": "Int32",
+    "int64": "Int64",
+    "float32": "Float32",
+    "float64": "Float64",
+    "json": "String",
+    "uuid": "String",
+    "bool": "Bool",
+    "date": "Date32",
+    "timestamp": "DateTime64(6)",
+    "timestamptz": "DateTime64(6, 'UTC')",
+    "binary": "String",
+}
+_CH_WRAPPERS = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
+_CH_NAMES: dict[str, str] = {
+    "int8": "tinyint",
+    "int16": "smallint",
+    "int32": "integer",
+    "int64": "bigint",
+    "uint8": "smallint",
+    "uint16": "integer",
+    "uint32": "bigint",
+    "uint64": "decimal(20,0)",
+    "int128": "decimal(39,0)",
+    "uint128": "decimal(39,0)",
+    "float32": "real",
+    "float64": "double",
+    "bool": "boolean",
+    "string": "text",
+    "uuid": "uuid",
+    "json": "json",
+    "date": "date",
+    "date32": "date",
+    "datetime": "timestamp",
+}
+_CH_DECIMAL_N = {"decimal32": 9, "decimal64": 18, "decimal128": 38, "decimal256": 76}
+
+
+def clickhouse_spelling(text: str) -> str:
+    """A ClickHouse type (``Nullable(Decimal(38, 9))``, ``DateTime64(6, 'UTC')``...) -> the
+    neutral spelling ``parse`` reads; an unknown type comes back as is (parse then names it)."""
+    spelled = text.strip()
+    while (wrapped := _CH_WRAPPERS.match(spelled)) is not None:
+        spelled = wrapped.group(1).strip()
+    low = spelled.lower()
+    head, _, rest = low.partition("(")
+    args = [a.strip() for a in rest.rstrip(")").split(",")] if rest else []
+    if head == "decimal" and len(args) == 2:
+        return f"decimal({args[0]},{args[1]})"
+    if head in _CH_DECIMAL_N and len(args) == 1:
+        return f"decimal({_CH_DECIMAL_N[head]},{args[0]})"
+    if head in ("datetime", "datetime64"):
+        zone = [a for a in args if a.startswith("'")]
+        return "timestamptz" if zone else "timestamp"
+    if head == "fixedstring" and len(args) == 1:
+        return f"varchar({args[0]})"
+    return _CH_NAMES.get(low, spelled)

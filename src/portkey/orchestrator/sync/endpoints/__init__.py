@@ -12,6 +12,7 @@ REGISTRY: dict[str, str] = {
     "sqlite": "portkey.orchestrator.sync.endpoints.sqlite:SQLiteEndpoint",
     "postgres": "portkey.orchestrator.sync.endpoints.postgres:PostgresEndpoint",
     "mysql": "portkey.orchestrator.sync.endpoints.mysql:MySQLEndpoint",
+    "chdb": "portkey.orchestrator.sync.endpoints.chdb:ChDBEndpoint",
 }
 
 

@@ -1,0 +1,202 @@
+"""Sync to and from embedded ClickHouse (chdb): exact round trips, incremental runs, drift, upserts,
+and the EXCHANGE-based commit (a failure before the swap changes nothing)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pytest
+from chdb import session
+from tests.sync.conftest import Env
+from tests.sync.test_roundtrip import COLS, _load, _rows
+
+from portkey.orchestrator.settings import DataSettings
+from portkey.orchestrator.sync.endpoints import chdb as chdb_endpoint
+from portkey.orchestrator.sync.runner import Runner
+
+
+def _runner(env: Env, **syncs: Any) -> Runner:
+    engines = {**env.engines(), "ch": {"type": "chdb", "path": str(env.tmp / "ch")}}
+    return Runner(DataSettings.model_validate({"engines": engines, "syncs": syncs}))
+
+
+def _ch(env: Env, sql: str) -> list[dict[str, Any]]:
+    s: Any = session.Session(str(env.tmp / "ch"))  # type: ignore[no-untyped-call]
+    try:
+        rows: list[dict[str, Any]] = s.query(sql, "ArrowTable").to_pylist()
+        return rows
+    finally:
+        s.close()
+
+
+def _ok(runner: Runner, job: str) -> Any:
+    result = runner.run(job)
+    assert result.status == "succeeded", (result.error, result.verification)
+    return result
+
+
+def test_round_trip_pg_to_chdb_to_pg_and_duckdb_loses_nothing(env: Env) -> None:
+    _load(env)
+    s = env.schema
+    tricky = {"source": {"engine": "ch", "table": "tricky"}, "verify": "checksums"}
+    runner = _runner(
+        env,
+        there={
+            "source": {"engine": "pg", "table": f"{s}.tricky"},
+            "target": {"engine": "ch", "table": "tricky"},
+            "merge_keys": ["id"],
+            "verify": "checksums",
+        },
+        back={**tricky, "target": {"engine": "pg", "table": f"{s}.back"}, "merge_keys": ["id"]},
+        duck={**tricky, "target": {"engine": "duck", "table": "main.tricky"}},
+    )
+    for job in ("there", "back", "duck"):
+        assert _ok(runner, job).rows_written == 5
+    # ClickHouse keeps JSON as String: it comes back as text, byte for byte
+    as_text = [c + "::text" if c == "j" else c for c in COLS]
+    assert _rows(env, "back", as_text) == _rows(env, "tricky", as_text)
+    types = {
+        r["name"]: r["type"]
+        for r in _ch(env, "SELECT name, type FROM system.columns WHERE table = 'tricky'")
+    }
+    assert types["d"] == "Nullable(Decimal(38, 9))"
+    assert types["tz"] == "Nullable(DateTime64(6, 'UTC'))"
+    assert types["ts"] == "Nullable(DateTime64(6))"
+    con = duckdb.connect(str(env.tmp / "sync.duckdb"))
+    try:
+        got = con.execute(
+            "SELECT d, isnan(f), f, s IS NULL, s = '', length(s) FROM tricky ORDER BY id"
+        ).fetchall()
+    finally:
+        con.close()
+    assert got[0][:2] == (Decimal("99999999999999999999999999999.999999999"), True)
+    assert got[0][3:5] == (False, True)  # '' stayed '', not NULL
+    assert got[1][2:4] == (float("inf"), True)  # NULL stayed NULL
+    assert got[3][5] == len(_rows(env, "tricky", ["s"])[3][0])  # the 1.3 MB text, whole
+
+
+def _events(env: Env) -> None:
+    env.pg.execute(f"CREATE TABLE {env.schema}.ev (id int PRIMARY KEY, at timestamptz, v text)")
+    env.pg.execute(
+        f"INSERT INTO {env.schema}.ev SELECT g, '2026-01-01'::timestamptz + g * interval '1 minute',"
+        f" 'v' || g FROM generate_series(1, 100) g"
+    )
+
+
+def _job(env: Env, **extra: Any) -> dict[str, Any]:
+    return {
+        "source": {"engine": "pg", "table": f"{env.schema}.ev"},
+        "target": {"engine": "ch", "table": "ev"},
+        "verify": "checksums",
+        **extra,
+    }
+
+
+def test_incremental_upsert_catches_a_late_row_without_duplicates(env: Env) -> None:
+    _events(env)
+    inc = _job(env, mode="incremental", cursor="at", lookback="30m", merge_keys=["id"])
+    runner = _runner(env, inc=inc)
+    assert _ok(runner, "inc").rows_written == 100
+    s = env.schema
+    env.pg.execute(f"INSERT INTO {s}.ev VALUES (1000, '2026-01-01 01:20:00+00', 'late')")
+    env.pg.execute(f"UPDATE {s}.ev SET v = 'changed' WHERE id = 95")
+    env.pg.execute(f"INSERT INTO {s}.ev VALUES (101, '2026-01-01 01:41:00+00', 'new')")
+    second = _ok(runner, "inc")
+    assert second.rows_read == 33  # the lookback window, not the whole table
+    assert str(second.cursor) == "2026-01-01 01:41:00+00:00"
+    assert _ch(env, "SELECT count() AS n, uniqExact(id) AS u FROM ev") == [{"n": 102, "u": 102}]
+    assert [
+        r["v"] for r in _ch(env, "SELECT v FROM ev WHERE id IN (95, 101, 1000) ORDER BY id")
+    ] == ["changed", "new", "late"]
+    _ok(runner, "inc")  # a rerun with nothing new changes nothing
+    assert _ch(env, "SELECT count() AS n FROM ev") == [{"n": 102}]
+
+
+def test_incremental_append_writes_only_new_rows(env: Env) -> None:
+    _events(env)
+    runner = _runner(env, app=_job(env, mode="incremental", cursor="id"))
+    _ok(runner, "app")
+    env.pg.execute(f"INSERT INTO {env.schema}.ev VALUES (101, now(), 'x'), (102, now(), 'y')")
+    assert _ok(runner, "app").rows_written == 2
+    assert _ch(env, "SELECT count() AS n, uniqExact(id) AS u FROM ev") == [{"n": 102, "u": 102}]
+
+
+def test_evolve_adds_a_new_column_and_widens(env: Env) -> None:
+    _events(env)
+    runner = _runner(env, full=_job(env, merge_keys=["id"]))
+    _ok(runner, "full")
+    s = env.schema
+    env.pg.execute(f"ALTER TABLE {s}.ev ADD COLUMN amount numeric(12,2)")
+    env.pg.execute(f"UPDATE {s}.ev SET amount = id * 1.25")
+    result = _ok(runner, "full")
+    assert "add column amount Nullable(Decimal(12, 2))" in result.changes
+    assert _ch(env, "SELECT amount FROM ev WHERE id = 3") == [{"amount": Decimal("3.75")}]
+    env.pg.execute(f"ALTER TABLE {s}.ev ALTER COLUMN id TYPE bigint")
+    env.pg.execute(f"INSERT INTO {s}.ev VALUES (9000000000, now(), 'big', 1)")
+    result = _ok(runner, "full")
+    assert any(c.startswith("widen id") for c in result.changes), result.changes
+    assert _ch(env, "SELECT max(id) AS m FROM ev") == [{"m": 9000000000}]
+
+
+def test_merge_keys_upsert_replaces_rows_and_leaves_no_duplicates(env: Env) -> None:
+    _events(env)
+    runner = _runner(env, up=_job(env, merge_keys=["id"]))
+    _ok(runner, "up")
+    env.pg.execute(f"UPDATE {env.schema}.ev SET v = 'again' WHERE id <= 10")
+    result = _ok(runner, "up")
+    assert result.verification["ok"] and result.verification["differing_ranges"] == []
+    assert _ch(
+        env, "SELECT count() AS n, uniqExact(id) AS u, countIf(v = 'again') AS a FROM ev"
+    ) == [{"n": 100, "u": 100, "a": 10}]
+
+
+def test_a_failure_before_the_exchange_leaves_target_and_checkpoint_untouched(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _events(env)
+    runner = _runner(env, inc=_job(env, mode="incremental", cursor="id"))
+    _ok(runner, "inc")
+    env.pg.execute(f"INSERT INTO {env.schema}.ev VALUES (101, now(), 'x')")
+    real = chdb_endpoint._Conn.query
+
+    def dies_at_exchange(self: Any, sql: str, fmt: str = "CSV") -> Any:
+        if sql.startswith("EXCHANGE TABLES"):
+            raise RuntimeError("killed")
+        return real(self, sql, fmt)
+
+    monkeypatch.setattr(chdb_endpoint._Conn, "query", dies_at_exchange)
+    with pytest.raises(RuntimeError, match="killed"):
+        runner.run("inc")
+    monkeypatch.undo()
+    assert _ch(env, "SELECT count() AS n FROM ev") == [{"n": 100}]
+    assert _ok(runner, "inc").rows_written == 1  # the rerun moves the row exactly once
+    assert _ch(env, "SELECT count() AS n, uniqExact(id) AS u FROM ev") == [{"n": 101, "u": 101}]
+    assert _ch(env, "SELECT name FROM system.tables WHERE name LIKE '%portkey%'") == [
+        {"name": "_portkey_sync_state"}
+    ]  # no staging or shadow table is left behind
+
+
+def test_chdb_as_an_incremental_source_with_a_tz_cursor(env: Env) -> None:
+    _events(env)
+    runner = _runner(
+        env,
+        into=_job(env),
+        out={
+            "source": {"engine": "ch", "table": "ev"},
+            "target": {"engine": "pg", "table": f"{env.schema}.ev_back"},
+            "mode": "incremental",
+            "cursor": "at",
+            "merge_keys": ["id"],
+            "verify": "checksums",
+        },
+    )
+    _ok(runner, "into")
+    assert _ok(runner, "out").rows_written == 100
+    env.pg.execute(f"INSERT INTO {env.schema}.ev VALUES (101, '2026-01-01 02:00:00+00', 'n')")
+    _ok(runner, "into")
+    assert _ok(runner, "out").rows_written == 2  # >= the cursor: the last row again, and the new
+    assert env.pg_rows(f"SELECT count(*), count(DISTINCT id) FROM {env.schema}.ev_back") == [
+        (101, 101)
+    ]
