@@ -21,6 +21,14 @@ from portkey.orchestrator.settings import _Engine
 from portkey.orchestrator.sync.types import LType, TypeProblem
 
 
+def as_schema(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` with each column cast to the planned ``schema`` (the same batch when it fits)."""
+    if batch.schema == schema:
+        return batch
+    columns = [col.cast(field.type) for col, field in zip(batch.columns, schema, strict=True)]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
 @dataclass(frozen=True, slots=True)
 class Stored:
     """How a target dialect stores a value type: its DDL, what it reads back as, and whether

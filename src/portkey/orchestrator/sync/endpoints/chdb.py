@@ -26,7 +26,7 @@ import pyarrow as pa
 from chdb import session
 
 from portkey.orchestrator.settings import ChDBEngine
-from portkey.orchestrator.sync.endpoints.base import Endpoint, Stored
+from portkey.orchestrator.sync.endpoints.base import Endpoint, Stored, as_schema
 from portkey.orchestrator.sync.types import CLICKHOUSE_DDL, LType, clickhouse_spelling
 
 #: ``DELETE FROM "db"."t" [WHERE ...]`` / ``INSERT INTO "t" ...`` as the runner spells them
@@ -177,15 +177,7 @@ class ChDBEndpoint(Endpoint):
         stream = conn.session.send_query(sql, "Arrow")
         try:
             for batch in stream.record_batch(rows_per_batch=batch_rows):
-                if batch.schema != schema:
-                    batch = pa.RecordBatch.from_arrays(
-                        [
-                            col.cast(field.type)
-                            for col, field in zip(batch.columns, schema, strict=True)
-                        ],
-                        schema=schema,
-                    )
-                yield batch
+                yield as_schema(batch, schema)
         finally:
             with suppress(Exception):
                 stream.close()

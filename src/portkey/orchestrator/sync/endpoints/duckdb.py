@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from portkey.orchestrator.settings import DuckDBEngine
-from portkey.orchestrator.sync.endpoints.base import Endpoint, Stored
+from portkey.orchestrator.sync.endpoints.base import Endpoint, Stored, as_schema
 from portkey.orchestrator.sync.types import LType
 
 _DDL: dict[str, str] = {
@@ -116,15 +116,7 @@ class DuckDBEndpoint(Endpoint):
     ) -> Iterator[pa.RecordBatch]:
         reader = conn.sql(sql).to_arrow_reader(batch_rows)
         for batch in reader:
-            if batch.schema != schema:
-                batch = pa.RecordBatch.from_arrays(
-                    [
-                        col.cast(field.type)
-                        for col, field in zip(batch.columns, schema, strict=True)
-                    ],
-                    schema=schema,
-                )
-            yield batch
+            yield as_schema(batch, schema)
 
     def write(self, conn: Any, table: str, batch: pa.RecordBatch) -> None:
         cols = ", ".join(self.quote(n) for n in batch.schema.names)
