@@ -27,7 +27,7 @@ from chdb import session
 
 from portkey.orchestrator.settings import ChDBEngine
 from portkey.orchestrator.sync.endpoints.base import Endpoint, Stored, as_schema
-from portkey.orchestrator.sync.types import CLICKHOUSE_DDL, LType, clickhouse_spelling
+from portkey.orchestrator.sync.types import LType
 
 #: ``DELETE FROM "db"."t" [WHERE ...]`` / ``INSERT INTO "t" ...`` as the runner spells them
 _DML = re.compile(
@@ -35,6 +35,68 @@ _DML = re.compile(
 )
 _TX = "__portkey_tx"
 _UNBOUNDED = LType("string")
+
+#: how ClickHouse stores each kind (decimals, strings and nullability are spelled by the
+#: endpoint); DateTime64's range is 1900-01-01 .. 2299-12-31, Date32's reaches 9999-12-31
+_DDL: dict[str, str] = {
+    "int8": "Int8",
+    "int16": "Int16",
+    "int32": "Int32",
+    "int64": "Int64",
+    "float32": "Float32",
+    "float64": "Float64",
+    "json": "String",
+    "uuid": "String",
+    "bool": "Bool",
+    "date": "Date32",
+    "timestamp": "DateTime64(6)",
+    "timestamptz": "DateTime64(6, 'UTC')",
+    "binary": "String",
+}
+_CH_WRAPPERS = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
+_CH_NAMES: dict[str, str] = {
+    "int8": "tinyint",
+    "int16": "smallint",
+    "int32": "integer",
+    "int64": "bigint",
+    "uint8": "smallint",
+    "uint16": "integer",
+    "uint32": "bigint",
+    "uint64": "decimal(20,0)",
+    "int128": "decimal(39,0)",
+    "uint128": "decimal(39,0)",
+    "float32": "real",
+    "float64": "double",
+    "bool": "boolean",
+    "string": "text",
+    "uuid": "uuid",
+    "json": "json",
+    "date": "date",
+    "date32": "date",
+    "datetime": "timestamp",
+}
+_CH_DECIMAL_N = {"decimal32": 9, "decimal64": 18, "decimal128": 38, "decimal256": 76}
+
+
+def _spelling(text: str) -> str:
+    """A ClickHouse type (``Nullable(Decimal(38, 9))``, ``DateTime64(6, 'UTC')``...) -> the
+    neutral spelling ``parse`` reads; an unknown type comes back as is (parse then names it)."""
+    spelled = text.strip()
+    while (wrapped := _CH_WRAPPERS.match(spelled)) is not None:
+        spelled = wrapped.group(1).strip()
+    low = spelled.lower()
+    head, _, rest = low.partition("(")
+    args = [a.strip() for a in rest.rstrip(")").split(",")] if rest else []
+    if head == "decimal" and len(args) == 2:
+        return f"decimal({args[0]},{args[1]})"
+    if head in _CH_DECIMAL_N and len(args) == 1:
+        return f"decimal({_CH_DECIMAL_N[head]},{args[0]})"
+    if head in ("datetime", "datetime64"):
+        zone = [a for a in args if a.startswith("'")]
+        return "timestamptz" if zone else "timestamp"
+    if head == "fixedstring" and len(args) == 1:
+        return f"varchar({args[0]})"
+    return _CH_NAMES.get(low, spelled)
 
 
 class _Conn:
@@ -141,11 +203,11 @@ class ChDBEndpoint(Endpoint):
         ).to_pylist()
         if not rows:
             return None
-        return [(r["name"], clickhouse_spelling(r["type"])) for r in rows]
+        return [(r["name"], _spelling(r["type"])) for r in rows]
 
     def describe(self, conn: Any, sql: str) -> list[tuple[str, str]]:
         rows = conn.query(f"DESCRIBE TABLE ({sql})", "ArrowTable").to_pylist()
-        return [(r["name"], clickhouse_spelling(r["type"])) for r in rows]
+        return [(r["name"], _spelling(r["type"])) for r in rows]
 
     def stored(self, ltype: LType) -> Stored:
         if ltype.kind == "decimal":
@@ -153,7 +215,7 @@ class ChDBEndpoint(Endpoint):
         if ltype.kind == "string":
             # String has no length limit: a varchar's length is not kept
             return Stored("Nullable(String)", _UNBOUNDED)
-        return Stored(f"Nullable({CLICKHOUSE_DDL[ltype.kind]})", ltype)
+        return Stored(f"Nullable({_DDL[ltype.kind]})", ltype)
 
     def create_sql(
         self, table: str, columns: Sequence[tuple[str, str]], *, staging: bool = False
