@@ -6,6 +6,13 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# the Snowflake tests run the real connector against fakesnow, which pins an older sqlglot than
+# ours: it gets its own virtualenv (tests/fakes/snowflake.py starts it as a server)
+if [ ! -x .venv-fakesnow/bin/fakesnow ]; then
+  "$PY" -m venv .venv-fakesnow
+  .venv-fakesnow/bin/python -m pip install -q "fakesnow[server]==0.12.1" \
+    "snowflake-connector-python==4.8.1"
+fi
 # the dashboard's browser tests drive Debian's chromium (Playwright's own download needs the
 # internet); installed here when missing and apt-get can (root), else those tests skip
 if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then

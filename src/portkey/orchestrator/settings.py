@@ -65,6 +65,34 @@ class TrinoEngine(_Engine):
     role: str | None = None
 
 
+class SnowflakeEngine(_Engine):
+    """Snowflake through the official connector; ``engine.schema.table`` reads ``database``."""
+
+    type: Literal["snowflake"]
+    #: the account identifier (``orgname-account``), as in the Snowflake URL
+    account: str = Field(min_length=1)
+    user: str = Field(min_length=1)
+    password: str | None = Field(default=None, repr=False)
+    #: key-pair authentication (a PEM file), instead of a password
+    private_key_file: str | None = None
+    private_key_file_pwd: str | None = Field(default=None, repr=False)
+    #: e.g. ``externalbrowser`` or ``oauth``; the connector's default (password) when absent
+    authenticator: str | None = None
+    database: str = Field(min_length=1)
+    warehouse: str | None = None
+    #: the role the session uses; give it read-only grants (Snowflake has no read-only session)
+    role: str | None = None
+    #: the session's current schema (unqualified names in a sync's source SQL)
+    default_schema: str | None = None
+    #: where the service is, when it is not ``<account>.snowflakecomputing.com`` (PrivateLink,
+    #: a proxy or a local stand-in)
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    protocol: Literal["https", "http"] = "https"
+    #: seconds a login or one network request may take before it fails (not retried past it)
+    network_timeout_s: int = Field(default=60, ge=1)
+
+
 class FewShot(Strict):
     """One example for the model: a question and the answer JSON it should give."""
 
@@ -92,7 +120,13 @@ class LLMSettings(Strict):
 
 
 EngineSettings = Annotated[
-    DuckDBEngine | SQLiteEngine | PostgresEngine | MySQLEngine | TrinoEngine | ChDBEngine,
+    DuckDBEngine
+    | SQLiteEngine
+    | PostgresEngine
+    | MySQLEngine
+    | TrinoEngine
+    | ChDBEngine
+    | SnowflakeEngine,
     Field(discriminator="type"),
 ]
 

@@ -17,11 +17,12 @@ REGISTRY: dict[str, str] = {
     "mysql": "portkey.orchestrator.engines.mysql:MySQL",
     "trino": "portkey.orchestrator.engines.trino:Trino",
     "chdb": "portkey.orchestrator.engines.chdb:ChDB",
+    "snowflake": "portkey.orchestrator.engines.snowflake:Snowflake",
 }
 
 
 #: engine ``type`` -> the pip extra that brings its driver, when it is not a core dependency
-EXTRAS = {"chdb": "clickhouse"}
+EXTRAS = {"chdb": "clickhouse", "snowflake": "snowflake"}
 
 
 class MissingDriver(Engine):
