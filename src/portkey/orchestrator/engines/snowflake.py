@@ -32,14 +32,14 @@ from portkey.orchestrator.settings import SnowflakeEngine
 
 #: errno of "statement reached its statement or warehouse timeout" / "SQL execution canceled"
 _TIMEOUT_ERRNOS = {630, 604}
-_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 #: logged-in sessions kept for reuse (a login takes hundreds of milliseconds)
 _MAX_IDLE = 4
 
 
 def folded(name: str) -> str:
     """A Snowflake name as the catalog shows it: upper-case names (unquoted) in lower case."""
-    return name.lower() if name == name.upper() and _PLAIN.fullmatch(name) else name
+    return name.lower() if name == name.upper() and PLAIN_NAME.fullmatch(name) else name
 
 
 def snowflake_sql(sql: str) -> tuple[str, list[str]]:
@@ -48,7 +48,7 @@ def snowflake_sql(sql: str) -> tuple[str, list[str]]:
     tree = parse_one(sql, dialect="snowflake")
     names = list(tree.named_selects) if isinstance(tree, exp.Query) else []
     for ident in tree.find_all(exp.Identifier):
-        if ident.quoted and ident.name == ident.name.lower() and _PLAIN.fullmatch(ident.name):
+        if ident.quoted and ident.name == ident.name.lower() and PLAIN_NAME.fullmatch(ident.name):
             ident.set("quoted", False)
     return tree.sql(dialect="snowflake"), names
 
@@ -96,6 +96,38 @@ def normalized(table: pa.Table, names: list[str]) -> pa.Table:
     return table
 
 
+def connect_args(s: SnowflakeEngine) -> dict[str, Any]:
+    """The connector's ``connect`` arguments for these settings (also used by sync)."""
+    args: dict[str, Any] = {
+        "account": s.account,
+        "user": s.user,
+        "database": s.database,
+        "login_timeout": s.network_timeout_s,
+        "network_timeout": s.network_timeout_s,
+        "application": "portkey",
+        "session_parameters": {
+            "STATEMENT_TIMEOUT_IN_SECONDS": int(s.statement_timeout_s),
+            "QUERY_TAG": "portkey",
+            "TIMEZONE": "UTC",
+        },
+    }
+    optional = {
+        "password": s.password,
+        "private_key_file": s.private_key_file,
+        "private_key_file_pwd": s.private_key_file_pwd,
+        "authenticator": s.authenticator,
+        "warehouse": s.warehouse,
+        "role": s.role,
+        "schema": s.default_schema,
+        "host": s.host,
+        "port": s.port,
+    }
+    args.update({k: v for k, v in optional.items() if v is not None})
+    if s.protocol != "https":
+        args["protocol"] = s.protocol
+    return args
+
+
 class Snowflake(Engine):
     dialect = "snowflake"
     settings: SnowflakeEngine
@@ -106,38 +138,6 @@ class Snowflake(Engine):
         self._idle: list[Any] = []
         self._pool_lock = threading.Lock()
 
-    def connect_args(self) -> dict[str, Any]:
-        """The connector's ``connect`` arguments for these settings (also used by sync)."""
-        s = self.settings
-        args: dict[str, Any] = {
-            "account": s.account,
-            "user": s.user,
-            "database": s.database,
-            "login_timeout": s.network_timeout_s,
-            "network_timeout": s.network_timeout_s,
-            "application": "portkey",
-            "session_parameters": {
-                "STATEMENT_TIMEOUT_IN_SECONDS": int(s.statement_timeout_s),
-                "QUERY_TAG": "portkey",
-                "TIMEZONE": "UTC",
-            },
-        }
-        optional = {
-            "password": s.password,
-            "private_key_file": s.private_key_file,
-            "private_key_file_pwd": s.private_key_file_pwd,
-            "authenticator": s.authenticator,
-            "warehouse": s.warehouse,
-            "role": s.role,
-            "schema": s.default_schema,
-            "host": s.host,
-            "port": s.port,
-        }
-        args.update({k: v for k, v in optional.items() if v is not None})
-        if s.protocol != "https":
-            args["protocol"] = s.protocol
-        return args
-
     def _session(self) -> Any:
         """An idle logged-in session, or a new one (a session runs one statement at a time)."""
         with self._pool_lock:
@@ -145,7 +145,7 @@ class Snowflake(Engine):
                 session = self._idle.pop()
                 if not session.is_closed():
                     return session
-        return snowflake.connector.connect(**self.connect_args())
+        return snowflake.connector.connect(**connect_args(self.settings))
 
     def _connect(self) -> Any:
         return _Lease(self._session(), self._release)

@@ -7,6 +7,7 @@ row order never matters. A mismatch names the ranges that differ.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -54,6 +55,10 @@ def _checksums(o: Opened, plan: Plan, src_from: str) -> dict[str, Any]:
     src = pa.Table.from_batches(list(o.src.read(o.src_conn, src_sql, schema, 100_000)), schema)
     tgt = pa.Table.from_batches(list(o.tgt.read(o.tgt_conn, tgt_sql, reads, 100_000)), reads)
     tgt = tgt.cast(schema)
+    for c in cols:  # JSON compares as values: engines re-space it (jsonb, Snowflake VARIANT)
+        if c.ltype.kind == "json":
+            src = _canonical_json(src, c.name)
+            tgt = _canonical_json(tgt, c.name)
     key = o.job.merge_keys[0] if o.job.merge_keys else cols[0].name
     ranges = o.job.verify_ranges
     con = duckdb.connect()
@@ -89,3 +94,20 @@ def _checksums(o: Opened, plan: Plan, src_from: str) -> dict[str, Any]:
         else:
             named.append(f"hash({key}) % {ranges} = {b}")
     return {"ranges": ranges, "differing": named}
+
+
+def _canonical_json(table: pa.Table, name: str) -> pa.Table:
+    """``name``'s JSON texts re-serialised one way (sorted keys, no spaces); text that is not
+    JSON stays as it is (and so still differs from a value)."""
+
+    def canonical(text: str | None) -> str | None:
+        if text is None:
+            return None
+        try:
+            return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+        except ValueError:
+            return text
+
+    i = table.schema.get_field_index(name)
+    values = [canonical(v) for v in table.column(i).to_pylist()]
+    return table.set_column(i, table.schema.field(i), pa.array(values, pa.string()))

@@ -13,6 +13,7 @@ REGISTRY: dict[str, str] = {
     "postgres": "portkey.orchestrator.sync.endpoints.postgres:PostgresEndpoint",
     "mysql": "portkey.orchestrator.sync.endpoints.mysql:MySQLEndpoint",
     "chdb": "portkey.orchestrator.sync.endpoints.chdb:ChDBEndpoint",
+    "snowflake": "portkey.orchestrator.sync.endpoints.snowflake:SnowflakeEndpoint",
 }
 
 
