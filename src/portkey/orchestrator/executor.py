@@ -1,7 +1,13 @@
 """Run a plan: fragments concurrently on their engines (threads), then the local DuckDB step.
 
 A fragment with semi-join edges waits for its sources, then gets ``col IN (<distinct keys>)``
-when the keys are few enough (``data.semijoin_max_keys``); otherwise it runs unreduced.
+when the keys are few enough (``data.semijoin_max_keys``); past that, when its engine may create
+temporary tables, the keys are shipped into one there (``shipping``) and the fragment reads
+``col IN (SELECT k FROM <temp table>)`` on the same session; otherwise it runs unreduced.
+When the plan has a join site and the keys exceed the IN-list limit, the other fragments'
+answers are shipped whole to the big side's engine and the local step runs there instead: its
+answer is the answer (if the engine refuses that SQL, keys are shipped as above). What is
+shipped to an engine counts as moved rows and bytes.
 Fragment answers are registered in a private DuckDB connection as Arrow tables and the local
 step joins/aggregates them there. One deadline covers the whole query: past it every engine
 still running is cancelled and the answer is a 504 saying what ran. When one fragment fails,
@@ -14,9 +20,10 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +37,19 @@ from portkey.orchestrator.engines import Engine, Fetched
 from portkey.orchestrator.engines.base import conform
 from portkey.orchestrator.errors import EngineFailed, FragmentRefused, QueryTimeout
 from portkey.orchestrator.planner import Fragment, Plan
+from portkey.orchestrator.planner.site import site_sql
+from portkey.orchestrator.shipping import (
+    SITE_MAX_BYTES,
+    Shipment,
+    ShipmentRefused,
+    describe,
+    key_filter,
+    ship,
+    ship_rows,
+)
+
+#: where the answer of a join site is kept among the fragments' results
+_SITE = "_site"
 
 
 @dataclass(slots=True)
@@ -41,6 +61,11 @@ class FragmentStats:
     bytes: int = 0
     seconds: float = 0.0
     semijoin_keys: int | None = None
+    #: keys loaded into temporary tables on this fragment's engine (moved *to* it)
+    shipped_rows: int = 0
+    shipped_bytes: int = 0
+    #: this fragment's engine ran the join and aggregates (its answer is the answer)
+    join_site: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +76,9 @@ class FragmentStats:
             "bytes": self.bytes,
             "ms": round(self.seconds * 1000, 2),
             "semijoin_keys": self.semijoin_keys,
+            "shipped_rows": self.shipped_rows,
+            "shipped_bytes": self.shipped_bytes,
+            "join_site": self.join_site,
         }
 
 
@@ -64,11 +92,11 @@ class Execution:
 
     @property
     def rows_moved(self) -> int:
-        return sum(s.rows for s in self.stats)
+        return sum(s.rows + s.shipped_rows for s in self.stats)
 
     @property
     def bytes_moved(self) -> int:
-        return sum(s.bytes for s in self.stats)
+        return sum(s.bytes + s.shipped_bytes for s in self.stats)
 
 
 def _in_list(values: pa.Array, column: exp.Column) -> exp.Expr:
@@ -122,8 +150,8 @@ class Executor:
         deadline = start + timeout_s
         results, stats = self._fragments(plan, deadline, cancel or threading.Event())
         local_start = time.perf_counter()
-        if plan.passthrough:
-            table = results[plan.fragments[0].name]
+        if plan.passthrough or _SITE in results:
+            table = results[_SITE if _SITE in results else plan.fragments[0].name]
             truncated = table.num_rows > max_rows
             table = table.slice(0, max_rows)
         else:
@@ -133,21 +161,142 @@ class Executor:
 
     # -- fragments ------------------------------------------------------------------------
     def _reduction(
-        self, fragment: Fragment, results: Mapping[str, pa.Table], stat: FragmentStats
-    ) -> exp.Expr | None:
+        self,
+        fragment: Fragment,
+        results: Mapping[str, pa.Table],
+        stat: FragmentStats,
+        temp: bool = True,
+    ) -> tuple[exp.Expr | None, list[Shipment]]:
+        """The fragment's key filters, and the temporary tables they read (``temp``)."""
         conds: list[exp.Expr] = []
+        shipments: list[Shipment] = []
+        engine = self.engines[fragment.engine]
+        stat.semijoin_keys, stat.shipped_rows, stat.shipped_bytes = None, 0, 0
         for edge in fragment.semijoins:
             keys = pc.unique(results[edge.source].column(edge.source_column).drop_null())
             if len(keys) <= self.semijoin_max_keys:
                 conds.append(_in_list(keys, edge.target_column))
                 stat.semijoin_keys = (stat.semijoin_keys or 0) + len(keys)
-        return exp.and_(*conds) if conds else None
+                edge.shipped = (
+                    f"sent {len(keys)} keys of {edge.source} to {fragment.name} on engine "
+                    f"{fragment.engine} as an IN-list"
+                )
+            elif temp and edge.temp_table and engine.temp_tables:
+                shipment = ship(edge.source, keys)
+                shipments.append(shipment)
+                conds.append(key_filter(shipment, edge.target_column))
+                stat.semijoin_keys = (stat.semijoin_keys or 0) + len(keys)
+                stat.shipped_rows += shipment.rows
+                stat.shipped_bytes += shipment.nbytes
+                edge.shipped = describe(shipment, fragment.name, fragment.engine)
+            else:
+                edge.shipped = (
+                    f"{len(keys)} keys of {edge.source} exceed data.semijoin_max_keys "
+                    f"({self.semijoin_max_keys}): {fragment.name} ran unreduced"
+                )
+        return (exp.and_(*conds) if conds else None), shipments
 
-    def _fetch(self, fragment: Fragment, sql: str, deadline: float) -> Fetched:
+    def _job(
+        self,
+        plan: Plan,
+        fragment: Fragment,
+        results: Mapping[str, pa.Table],
+        stat: FragmentStats,
+        deadline: float,
+    ) -> Callable[[], Fetched]:
+        """What to run for ``fragment`` now that its sources are done."""
+        site = plan.join_site
+        if site is not None and site.fragment == fragment.name:
+            shipments = self._site_shipments(plan, fragment, results)
+            if shipments:
+                sql = site_sql(plan, site, {s.source: s.name for s in shipments})
+                stat.sql, stat.join_site = sql, True
+                stat.shipped_rows = sum(s.rows for s in shipments)
+                stat.shipped_bytes = sum(s.nbytes for s in shipments)
+                site.ran = "; ".join(describe(s, "the join", fragment.engine) for s in shipments)
+                site.ran += f"; the join and aggregates ran there, next to {fragment.name}"
+                for edge in fragment.semijoins:
+                    edge.shipped = f"{edge.source} went whole to the join site on {site.engine}"
+                job = partial(self._fetch_site, plan, fragment, results, stat, sql, shipments)
+                return partial(job, deadline)
+        return partial(self._fetch_reduced, fragment, results, stat, deadline)
+
+    def _fetch_reduced(
+        self,
+        fragment: Fragment,
+        results: Mapping[str, pa.Table],
+        stat: FragmentStats,
+        deadline: float,
+    ) -> Fetched:
+        """The fragment with its key filters; if the engine would not take the temporary
+        table (the role may not create one), without the keys that needed it."""
+        extra, shipments = self._reduction(fragment, results, stat)
+        stat.sql = fragment.sql(extra)
+        try:
+            return self._fetch(fragment, stat.sql, deadline, shipments)
+        except ShipmentRefused as exc:
+            extra, _ = self._reduction(fragment, results, stat, temp=False)
+            for edge in fragment.semijoins:
+                if edge.shipped and edge.shipped.endswith("ran unreduced"):
+                    edge.shipped += f" ({exc.message})"
+            stat.sql = fragment.sql(extra)
+            return self._fetch(fragment, stat.sql, deadline, [])
+
+    def _site_shipments(
+        self, plan: Plan, fragment: Fragment, results: Mapping[str, pa.Table]
+    ) -> list[Shipment]:
+        """The other fragments' answers to ship whole, or none (the join stays here)."""
+        assert plan.join_site is not None
+        others = [f.name for f in plan.fragments if f.name != fragment.name]
+        keys = [
+            len(pc.unique(results[e.source].column(e.source_column).drop_null()))
+            for e in fragment.semijoins
+        ]
+        size = sum(results[n].nbytes for n in others)
+        if all(k <= self.semijoin_max_keys for k in keys):
+            plan.join_site.ran = "join site not used: the keys fit an IN-list"
+            return []
+        if size > SITE_MAX_BYTES or not self.engines[fragment.engine].temp_tables:
+            plan.join_site.ran = f"join site not used: the small sides hold {size} bytes"
+            return []
+        return [ship_rows(n, results[n]) for n in others]
+
+    def _fetch_site(
+        self,
+        plan: Plan,
+        fragment: Fragment,
+        results: Mapping[str, pa.Table],
+        stat: FragmentStats,
+        sql: str,
+        shipments: list[Shipment],
+        deadline: float,
+    ) -> Fetched:
+        """The local step on the big side's engine; if the engine refuses it, keys instead."""
+        site = plan.join_site
+        assert site is not None
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            raise QueryTimeout("the query ran out of time before the join site started")
+        try:
+            fetched = self.engines[fragment.engine].fetch(sql, left, shipments)
+        except EngineFailed as exc:
+            site.ran = f"join site on {site.engine} refused ({exc.message}): the join ran here"
+            stat.join_site = False
+            return self._fetch_reduced(fragment, results, stat, deadline)
+        table = fetched.table
+        named = plan.local.named_selects
+        if len(named) == table.num_columns:
+            table = table.rename_columns(named)
+        fetched.table = conform(table, site.types)
+        return fetched
+
+    def _fetch(
+        self, fragment: Fragment, sql: str, deadline: float, shipments: list[Shipment]
+    ) -> Fetched:
         left = deadline - time.perf_counter()
         if left <= 0:
             raise QueryTimeout("the query ran out of time before this fragment started")
-        fetched = self.engines[fragment.engine].fetch(sql, left)
+        fetched = self.engines[fragment.engine].fetch(sql, left, shipments)
         fetched.table = conform(fetched.table, fragment.types)
         return fetched
 
@@ -161,12 +310,10 @@ class Executor:
         pool = ThreadPoolExecutor(max_workers=max(1, len(plan.fragments)))
         try:
             while waiting or running:
-                for fragment in [f for f in waiting if _ready(f, results)]:
+                for fragment in [f for f in waiting if _ready(plan, f, results)]:
                     waiting.remove(fragment)
-                    extra = self._reduction(fragment, results, stats[fragment.name])
-                    sql = fragment.sql(extra)
-                    stats[fragment.name].sql = sql
-                    running[pool.submit(self._fetch, fragment, sql, deadline)] = fragment
+                    job = self._job(plan, fragment, results, stats[fragment.name], deadline)
+                    running[pool.submit(job)] = fragment
                 left = deadline - time.perf_counter()
                 step = max(0.0, min(left, _CANCEL_POLL_S))
                 done, _ = wait(list(running), timeout=step, return_when=FIRST_COMPLETED)
@@ -180,8 +327,8 @@ class Executor:
                         fetched = future.result()
                     except EngineFailed as exc:
                         raise FragmentRefused(exc, fragment) from exc
-                    results[fragment.name] = fetched.table
                     stat = stats[fragment.name]
+                    results[_SITE if stat.join_site else fragment.name] = fetched.table
                     stat.rows, stat.bytes, stat.seconds = (
                         fetched.rows,
                         fetched.bytes,
@@ -254,7 +401,10 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
 
 
-def _ready(fragment: Fragment, results: Mapping[str, pa.Table]) -> bool:
+def _ready(plan: Plan, fragment: Fragment, results: Mapping[str, pa.Table]) -> bool:
+    if plan.join_site is not None and plan.join_site.fragment == fragment.name:
+        # a join site needs every other fragment's answer (they may all be shipped there)
+        return all(f.name in results for f in plan.fragments if f is not fragment)
     return all(edge.source in results for edge in fragment.semijoins)
 
 

@@ -16,6 +16,10 @@ class _Engine(Strict):
     schemas: list[str] | None = None
     #: seconds one subquery may run on this engine
     statement_timeout_s: float = Field(default=300.0, gt=0)
+    #: the role may create temporary tables: join keys too many for an IN-list are then
+    #: shipped into one (our only write; user SQL stays read-only). PostgreSQL, MySQL/MariaDB
+    #: and DuckDB use it; other engines ignore it
+    temp_tables: bool = False
 
 
 class DuckDBEngine(_Engine):

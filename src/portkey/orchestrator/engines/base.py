@@ -22,6 +22,7 @@ from sqlglot import exp
 
 from portkey.orchestrator.errors import EngineFailed, EngineUnavailable
 from portkey.orchestrator.settings import _Engine
+from portkey.orchestrator.shipping import Shipment, ShipmentRefused
 
 T = TypeVar("T")
 
@@ -126,6 +127,8 @@ class Engine(ABC):
     dialect: str = "duckdb"
     #: errors of the driver that mean "could not reach the engine"
     unreachable: tuple[type[BaseException], ...] = ()
+    #: the adapter can load shipped join keys into a session-scoped temporary table
+    holds_keys: bool = False
 
     def __init__(self, name: str, settings: _Engine) -> None:
         self.name = name
@@ -152,6 +155,19 @@ class Engine(ABC):
 
     def _is_timeout(self, exc: BaseException) -> bool:
         return False
+
+    def _load_keys(self, conn: Any, shipment: Shipment, timeout_s: float) -> None:
+        """Create ``shipment.name`` as a temporary table of this session and load its keys."""
+        raise NotImplementedError(f"{type(self).__name__} cannot hold shipped keys")
+
+    def _drop_keys(self, conn: Any, shipment: Shipment) -> None:
+        """Drop the temporary table (the session's end would, too; this is the prompt way)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot hold shipped keys")
+
+    @property
+    def temp_tables(self) -> bool:
+        """Whether shipped keys may go into a temporary table here (adapter and settings)."""
+        return self.holds_keys and self.settings.temp_tables
 
     # -- shared ---------------------------------------------------------------------------
     @contextmanager
@@ -197,8 +213,18 @@ class Engine(ABC):
                 f"engine {self.name!r} failed: {_first_line(exc)}", param=self.name
             ) from exc
 
-    def fetch(self, sql: str, timeout_s: float | None = None) -> Fetched:
-        """Run ``sql`` (already in this engine's dialect) and return its rows as Arrow."""
+    def fetch(
+        self, sql: str, timeout_s: float | None = None, shipments: Sequence[Shipment] = ()
+    ) -> Fetched:
+        """Run ``sql`` (already in this engine's dialect) and return its rows as Arrow.
+
+        ``shipments`` are loaded first into temporary tables of the same session (``sql``
+        reads them); they are dropped afterwards whatever happens (timeout, cancel, error).
+        """
+        if shipments and not self.temp_tables:
+            raise EngineFailed(
+                f"engine {self.name!r} may not create temporary tables", param=self.name
+            )
         limit = min(
             timeout_s or self.settings.statement_timeout_s, self.settings.statement_timeout_s
         )
@@ -206,10 +232,32 @@ class Engine(ABC):
 
         def run() -> pa.Table:
             with self._connection() as conn:
-                return self._run(conn, sql, limit)
+                loaded: list[Shipment] = []
+                try:
+                    for shipment in shipments:
+                        loaded.append(shipment)  # a half-made table is dropped too
+                        self._ship(conn, shipment, limit)
+                    return self._run(conn, sql, limit)
+                finally:
+                    for shipment in loaded:
+                        with suppress(Exception):
+                            self._drop_keys(conn, shipment)
 
         table = self._guard(run)
         return Fetched(table, time.perf_counter() - start)
+
+    def _ship(self, conn: Any, shipment: Shipment, timeout_s: float) -> None:
+        try:
+            self._load_keys(conn, shipment, timeout_s)
+        except Exception as exc:
+            if self._is_timeout(exc) or isinstance(exc, self.unreachable):
+                raise
+            raise ShipmentRefused(
+                f"engine {self.name!r} would not take temporary table {shipment.name}: "
+                f"{_first_line(exc)}",
+                code="temp_table_refused",
+                param=self.name,
+            ) from exc
 
     def explain(self, sql: str, timeout_s: float | None = None) -> pa.Table:
         """The engine's own plan for ``sql`` (a validated read-only query): it is compiled,

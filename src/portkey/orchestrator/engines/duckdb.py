@@ -1,4 +1,7 @@
-"""DuckDB adapter: a database file opened read-only, answers straight as Arrow."""
+"""DuckDB adapter: a database file opened read-only, answers straight as Arrow.
+
+Shipped join keys are registered on the connection as an Arrow view: nothing is written.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,14 @@ import pyarrow as pa
 
 from portkey.orchestrator.engines.base import ColumnInfo, Engine, TableInfo, duckdb_type
 from portkey.orchestrator.settings import DuckDBEngine
+from portkey.orchestrator.shipping import Shipment
 
 
 class DuckDB(Engine):
     dialect = "duckdb"
     settings: DuckDBEngine
     unreachable = (duckdb.IOException,)
+    holds_keys = True
 
     def _connect(self) -> Any:
         path = self.settings.path
@@ -29,6 +34,12 @@ class DuckDB(Engine):
         finally:
             timer.cancel()
         return table
+
+    def _load_keys(self, conn: Any, shipment: Shipment, timeout_s: float) -> None:
+        conn.register(shipment.name, shipment.table)
+
+    def _drop_keys(self, conn: Any, shipment: Shipment) -> None:
+        conn.unregister(shipment.name)
 
     def _is_timeout(self, exc: BaseException) -> bool:
         return isinstance(exc, duckdb.InterruptException)

@@ -1,4 +1,8 @@
-"""MySQL/MariaDB adapter (PyMySQL): read-only transaction, per-statement timeout, KILL QUERY."""
+"""MySQL/MariaDB adapter (PyMySQL): read-only transaction, per-statement timeout, KILL QUERY.
+
+Shipped join keys go into a ``CREATE TEMPORARY TABLE`` (of the connection's database) filled
+by batched multi-row INSERTs and committed before the fragment's read-only transaction starts.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,10 @@ from portkey.orchestrator.engines.base import (
     rows_to_arrow,
 )
 from portkey.orchestrator.settings import MySQLEngine
+from portkey.orchestrator.shipping import Shipment
+
+#: keys per INSERT statement when loading a temporary table
+_BATCH = 5000
 
 
 class _Unreachable(Exception):
@@ -25,6 +33,7 @@ class MySQL(Engine):
     dialect = "mysql"
     settings: MySQLEngine
     unreachable = (_Unreachable,)
+    holds_keys = True
 
     def _connect(self) -> Any:
         s = self.settings
@@ -57,13 +66,38 @@ class MySQL(Engine):
         # 3024: MySQL max_execution_time; 1969: MariaDB max_statement_time; 1317: killed
         return code in (3024, 1969, 1317)
 
+    def _limit(self, conn: Any, cur: Any, timeout_s: float) -> None:
+        version = str(conn.get_server_info()).lower()
+        if "mariadb" in version:
+            cur.execute(f"SET SESSION max_statement_time = {float(timeout_s):.3f}")
+        else:
+            cur.execute(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
+
+    def _load_keys(self, conn: Any, shipment: Shipment, timeout_s: float) -> None:
+        columns = shipment.columns("mysql")
+        spec = ", ".join(f"`{n}` {t}" for n, t in columns)
+        if shipment.indexable():
+            spec = f"`{columns[0][0]}` {columns[0][1]} NOT NULL, PRIMARY KEY (`{columns[0][0]}`)"
+        names = ", ".join(f"`{n}`" for n, _ in columns)
+        marks = ", ".join(["%s"] * len(columns))
+        insert = f"INSERT INTO `{shipment.name}` ({names}) VALUES ({marks})"
+        with conn.cursor() as cur:
+            self._limit(conn, cur, timeout_s)
+            cur.execute(f"CREATE TEMPORARY TABLE `{shipment.name}` ({spec})")
+            rows = shipment.values()
+            for i in range(0, len(rows), _BATCH):
+                # PyMySQL sends one multi-row INSERT per executemany
+                cur.executemany(insert, rows[i : i + _BATCH])
+        conn.commit()
+
+    def _drop_keys(self, conn: Any, shipment: Shipment) -> None:
+        conn.rollback()
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TEMPORARY TABLE IF EXISTS `{shipment.name}`")
+
     def _run(self, conn: Any, sql: str, timeout_s: float) -> pa.Table:
         with conn.cursor() as cur:
-            version = str(conn.get_server_info()).lower()
-            if "mariadb" in version:
-                cur.execute(f"SET SESSION max_statement_time = {float(timeout_s):.3f}")
-            else:
-                cur.execute(f"SET SESSION max_execution_time = {int(timeout_s * 1000)}")
+            self._limit(conn, cur, timeout_s)
             cur.execute("START TRANSACTION READ ONLY")
             try:
                 cur.execute(sql)

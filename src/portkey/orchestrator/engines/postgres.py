@@ -1,4 +1,9 @@
-"""PostgreSQL adapter (psycopg 3): read-only transaction, statement_timeout, server cancel."""
+"""PostgreSQL adapter (psycopg 3): read-only transaction, statement_timeout, server cancel.
+
+Shipped join keys go into a ``CREATE TEMP TABLE`` loaded by ``COPY`` in a transaction of their
+own (PostgreSQL forbids CREATE in a read-only one), committed, then analyzed; the fragment then
+runs in the usual read-only transaction of the same session.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +21,14 @@ from portkey.orchestrator.engines.base import (
     rows_to_arrow,
 )
 from portkey.orchestrator.settings import PostgresEngine
+from portkey.orchestrator.shipping import Shipment
 
 
 class Postgres(Engine):
     dialect = "postgres"
     settings: PostgresEngine
     unreachable = (psycopg.OperationalError,)
+    holds_keys = True
 
     def _connect(self) -> Any:
         conn = psycopg.connect(self.settings.dsn, connect_timeout=10, autocommit=False)
@@ -59,6 +66,48 @@ class Postgres(Engine):
         finally:
             conn.rollback()
         return rows_to_arrow(names, rows)
+
+    def _load_keys(self, conn: Any, shipment: Shipment, timeout_s: float) -> None:
+        table = pgsql.Identifier(shipment.name)
+        columns = shipment.columns("postgres")
+        names = pgsql.SQL(", ").join(pgsql.Identifier(n) for n, _ in columns)
+        tail = " NOT NULL PRIMARY KEY" if shipment.indexable() else ""
+        spec = pgsql.SQL(", ").join(
+            pgsql.SQL("{} {}").format(pgsql.Identifier(n), pgsql.SQL(t + tail)) for n, t in columns
+        )
+        conn.read_only = False  # our own table only: the fragment's transaction stays read-only
+        try:
+            with conn.cursor() as cur:
+                self._prepare(cur, timeout_s)
+                cur.execute(pgsql.SQL("CREATE TEMP TABLE {} ({})").format(table, spec))
+                with cur.copy(pgsql.SQL("COPY {} ({}) FROM STDIN").format(table, names)) as copy:
+                    for row in shipment.values():
+                        copy.write_row(row)
+                # autovacuum never analyzes temporary tables: the planner would guess their size
+                cur.execute(pgsql.SQL("ANALYZE {}").format(table))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.read_only = True
+
+    def _drop_keys(self, conn: Any, shipment: Shipment) -> None:
+        if conn.broken or conn.closed:
+            return  # the session is gone, and its temporary tables with it
+        conn.rollback()
+        conn.read_only = False
+        try:
+            with conn.cursor() as cur:
+                self._prepare(cur, 10.0)  # as the role that created it
+                cur.execute(
+                    pgsql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(
+                        pgsql.Identifier(shipment.name)
+                    )
+                )
+            conn.commit()
+        finally:
+            conn.read_only = True
 
     def _introspect(self, conn: Any) -> list[TableInfo]:
         with conn.cursor() as cur:

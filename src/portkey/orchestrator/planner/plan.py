@@ -17,23 +17,51 @@ class PlanOptions:
     #: False: the naive baseline (pull every referenced table whole, do all work locally)
     pushdown: bool = True
     semijoins: bool = True
+    #: keys too many for an IN-list may go into a temporary table on the big side's engine
+    temp_tables: bool = True
+    #: with temp tables: the join and aggregates may run on the big side's engine (join site)
+    join_sites: bool = True
     preaggregate: bool = True
     #: expressions (their SQL) an engine refused to compile: they are evaluated locally
     refused: frozenset[str] = frozenset()
 
 
 ALL_RULES = PlanOptions()
-NAIVE = PlanOptions(pushdown=False, semijoins=False, preaggregate=False)
+NAIVE = PlanOptions(
+    pushdown=False, semijoins=False, temp_tables=False, join_sites=False, preaggregate=False
+)
 
 
 @dataclass(slots=True)
 class SemiJoin:
-    """Ship the distinct ``source_column`` values of ``source`` to ``target`` as an IN-list."""
+    """Ship the distinct ``source_column`` values of ``source`` to ``target`` as an IN-list
+    (or, past the IN-list limit, into a temporary table on the target's engine)."""
 
     source: str
     source_column: str
     #: the column inside the target fragment's SQL that the IN-list filters
     target_column: exp.Column
+    #: the target's engine may hold keys too many for an IN-list in a temporary table
+    temp_table: bool = False
+    #: what the executor did with the keys (set when the plan runs), for the plan's steps
+    shipped: str | None = None
+
+    def step(self, target: Fragment, sources: dict[str, Fragment]) -> str:
+        """This edge as a line of explain output: what ran, or what is planned."""
+        if self.shipped is not None:
+            return self.shipped
+        src = sources.get(self.source)
+        est = f" (est. {src.estimated_rows})" if src and src.estimated_rows is not None else ""
+        where = f"{target.name} on engine {target.engine}"
+        past = (
+            f"into a temporary table on engine {target.engine}"
+            if self.temp_table
+            else f"not shipped ({target.name} runs unreduced)"
+        )
+        return (
+            f"ship the distinct keys of {self.source}{est} to {where} as an IN-list; past "
+            f"data.semijoin_max_keys, {past}"
+        )
 
 
 @dataclass(slots=True)
@@ -72,10 +100,41 @@ class Fragment:
             "estimated_rows": self.estimated_rows,
             "estimated_bytes": self.estimated_bytes,
             "semijoins": [
-                {"from": s.source, "column": s.source_column, "filters": s.target_column.sql()}
+                {
+                    "from": s.source,
+                    "column": s.source_column,
+                    "filters": s.target_column.sql(),
+                    "temp_table": s.temp_table,
+                }
                 for s in self.semijoins
             ],
         }
+
+
+@dataclass(slots=True)
+class JoinSite:
+    """The local step may run on ``engine``, next to fragment ``fragment`` (the big side):
+    the other fragments' answers are shipped whole into temporary tables there."""
+
+    fragment: str
+    engine: str
+    dialect: str
+    #: the query's output columns and their planned types (to conform the engine's answer)
+    types: dict[str, str] = field(default_factory=dict)
+    #: what the executor did (set when the plan runs)
+    ran: str | None = None
+
+    def step(self) -> str:
+        if self.ran is not None:
+            return self.ran
+        return (
+            f"join site: when the keys exceed data.semijoin_max_keys, ship the other fragments "
+            f"whole into temporary tables on engine {self.engine} and run the join and "
+            f"aggregates there, next to {self.fragment}: only the answer moves"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fragment": self.fragment, "engine": self.engine, "ran": self.ran}
 
 
 @dataclass(slots=True)
@@ -86,14 +145,24 @@ class Plan:
     #: the whole query went to one engine: its answer is the answer
     passthrough: bool = False
     notes: list[str] = field(default_factory=list)
+    #: where the local step may run instead of here (``site.join_site``)
+    join_site: JoinSite | None = None
 
     def fragment(self, name: str) -> Fragment:
         return next(f for f in self.fragments if f.name == name)
+
+    def steps(self) -> list[str]:
+        """How keys move between fragments (semi-joins), in the order fragments run."""
+        by_name = {f.name: f for f in self.fragments}
+        steps = [e.step(f, by_name) for f in self.fragments for e in f.semijoins]
+        return steps + ([self.join_site.step()] if self.join_site else [])
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "fragments": [f.to_dict() for f in self.fragments],
             "local": None if self.passthrough else self.local.sql(dialect="duckdb"),
             "passthrough": self.passthrough,
+            "steps": self.steps(),
+            "join_site": self.join_site.to_dict() if self.join_site else None,
             "notes": self.notes,
         }

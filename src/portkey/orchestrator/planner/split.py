@@ -7,7 +7,9 @@ where the data is. A SELECT over several engines keeps its joins local; each of 
 tables becomes a scan with only the columns it needs and the predicates that concern it
 alone, tables of one engine that are inner-joined together become one join fragment, and
 equi-joins between fragments get semi-join edges (the executor ships the small side's keys
-to the big side when they are few enough).
+to the big side: as an IN-list when they are few enough, else into a temporary table where
+the big side's engine allows one). ``site.join_site`` then marks where the whole local step
+may run on the big side's engine instead.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from portkey.orchestrator.planner import rules
 from portkey.orchestrator.planner.capabilities import pushable
 from portkey.orchestrator.planner.plan import ALL_RULES, Fragment, Plan, PlanOptions, SemiJoin
 from portkey.orchestrator.planner.preaggregate import Local, preaggregate
+from portkey.orchestrator.planner.site import join_site
 
 _BYTES_PER_VALUE = 8
 
@@ -52,13 +55,16 @@ class Splitter:
     # -- entry ----------------------------------------------------------------------------
     def plan(self, query: exp.Query) -> Plan:
         self._index_ctes(query)
+        types = tree.types(query)
         local = self.split(query)
         passthrough = (
             len(self.fragments) == 1
             and self.fragments[0].kind == "query"
             and local.sql() == tree.ref(self.fragments[0].name).sql()
         )
-        return Plan(self.fragments, local, passthrough=passthrough, notes=self.notes)
+        plan = Plan(self.fragments, local, passthrough=passthrough, notes=self.notes)
+        plan.join_site = join_site(plan, self.engines, self.options, types)
+        return plan
 
     def _index_ctes(self, query: exp.Expr) -> None:
         for cte in query.find_all(exp.CTE):
@@ -394,7 +400,8 @@ class Splitter:
         if any(j.source == sfrag.name and j.target_column == column for j in dfrag.semijoins):
             return
         # sources are always clearly smaller than targets, so edges never form a cycle
-        dfrag.semijoins.append(SemiJoin(sfrag.name, out, column))
+        temp = self.options.temp_tables and self.engines[dfrag.engine].temp_tables
+        dfrag.semijoins.append(SemiJoin(sfrag.name, out, column, temp_table=temp))
 
 
 def _type_of(info: TableInfo, column: str) -> str:
