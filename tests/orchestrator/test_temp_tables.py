@@ -392,4 +392,6 @@ def test_tpch_queries_really_use_temp_tables_and_join_sites(shipping: Orchestrat
         stats = shipping.query(sql).execution.stats
         sites |= {number for s in stats if s.join_site}
         keys |= {number for s in stats if s.shipped_rows and not s.join_site}
-    assert len(sites) >= 3 and len(keys) >= 5, (sites, keys)
+    # keys of a whole table are never shipped (they reduce nothing): q13, q18 read customer whole
+    assert len(sites) >= 3 and len(keys) >= 4, (sites, keys)
+    assert not {13, 18} & keys

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -104,8 +105,18 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 def rows_to_arrow(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.Table:
     """Rows of Python values (a DB-API cursor's) as an Arrow table; types are inferred."""
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    arrays = [pa.array(list(col)) for col in columns]
+    arrays = [_array(list(col)) for col in columns]
     return pa.Table.from_arrays(arrays, names=list(names))
+
+
+def _array(values: list[Any]) -> pa.Array:
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # a numeric NaN/Infinity: no Arrow decimal holds it, a double does
+        if all(v is None or isinstance(v, Decimal) for v in values):
+            return pa.array([None if v is None else float(v) for v in values], pa.float64())
+        raise
 
 
 def conform(table: pa.Table, types: Mapping[str, str]) -> pa.Table:

@@ -7,10 +7,13 @@ runs in the usual read-only transaction of the same session.
 
 from __future__ import annotations
 
+import io
+import re
 from typing import Any
 
 import psycopg
 import pyarrow as pa
+import pyarrow.csv as pacsv
 from psycopg import sql as pgsql
 
 from portkey.orchestrator.engines.base import (
@@ -51,12 +54,32 @@ class Postgres(Engine):
             cur.execute(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(self.settings.role)))
 
     def _run(self, conn: Any, sql: str, timeout_s: float) -> pa.Table:
+        """The answer as CSV over ``COPY (sql) TO STDOUT``, parsed by Arrow's C++ reader with
+        the column types PostgreSQL describes (4-5x faster than building rows in Python); types
+        the reader cannot parse exactly fall back to fetching rows."""
         try:
             with conn.cursor() as cur:
                 self._prepare(cur, timeout_s)
-                cur.execute(sql.encode())
-                rows = cur.fetchall()
-                names = [d.name for d in cur.description or []]
+                cur.execute("SET LOCAL TimeZone = 'UTC'")
+                cur.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+                if not _QUERY.match(sql):  # EXPLAIN (or anything else): run as it is
+                    cur.execute(sql.encode())
+                    names = [d.name for d in cur.description or []]
+                    return rows_to_arrow(names, cur.fetchall())
+                cur.execute(f"SELECT * FROM ({sql}) AS _portkey_q LIMIT 0".encode())
+                described = list(cur.description or [])
+                schema = copy_schema(described)
+                if schema is None:
+                    cur.execute(sql.encode())
+                    rows = cur.fetchall()
+                    return rows_to_arrow([d.name for d in described], rows)
+                with cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)".encode()) as copy:
+                    data = b"".join(bytes(chunk) for chunk in copy)
+                try:
+                    return read_copy(data, schema, [d.name for d in described])
+                except pa.ArrowInvalid:  # e.g. a numeric NaN: no decimal holds it
+                    cur.execute(sql.encode())
+                    return rows_to_arrow([d.name for d in described], cur.fetchall())
         except psycopg.errors.QueryCanceled:
             raise
         except psycopg.OperationalError as exc:
@@ -65,7 +88,6 @@ class Postgres(Engine):
             raise _Refused(str(exc)) from exc
         finally:
             conn.rollback()
-        return rows_to_arrow(names, rows)
 
     def _load_keys(self, conn: Any, shipment: Shipment, timeout_s: float) -> None:
         table = pgsql.Identifier(shipment.name)
@@ -148,6 +170,61 @@ class Postgres(Engine):
             TableInfo(self.name, s, t, tuple(c), rows.get((s, t)), tuple(keys.get((s, t), ())))
             for (s, t), c in cols.items()
         ]
+
+
+#: PostgreSQL type OIDs whose CSV text Arrow's reader parses exactly -> Arrow type
+_COPY_TYPES: dict[int, pa.DataType] = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int16(),
+    23: pa.int32(),
+    25: pa.string(),
+    700: pa.float32(),
+    701: pa.float64(),
+    1042: pa.string(),
+    1043: pa.string(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", tz="UTC"),
+}
+_NUMERIC = 1700
+#: what can be wrapped as ``SELECT * FROM (sql)`` and ``COPY (sql)``
+_QUERY = re.compile(r"\s*(\(\s*)*(SELECT|WITH)\b", re.IGNORECASE)
+
+
+def copy_schema(described: list[Any]) -> pa.Schema | None:
+    """The Arrow types COPY's CSV is read as, or None when a column has no exact reading
+    (numeric without a declared scale, arrays, JSON, intervals...: rows are fetched instead)."""
+    fields = []
+    for d in described:
+        if d.type_code == _NUMERIC and d.precision is not None and 0 < d.precision <= 38:
+            fields.append(pa.field(d.name, pa.decimal128(d.precision, d.scale or 0)))
+        elif d.type_code in _COPY_TYPES:
+            fields.append(pa.field(d.name, _COPY_TYPES[d.type_code]))
+        else:
+            return None
+    return pa.schema(fields)
+
+
+def read_copy(data: bytes, schema: pa.Schema, names: list[str]) -> pa.Table:
+    """COPY's CSV as Arrow: NULL is an empty unquoted field, '' a quoted one."""
+    if not data:
+        return schema.empty_table().rename_columns(names)
+    columns = [f"c{i}" for i in range(len(names))]  # names may repeat; CSV columns may not
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(column_names=columns, block_size=16 << 20),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: f.type for c, f in zip(columns, schema, strict=True)},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            null_values=[""],
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    )
+    return table.rename_columns(names)
 
 
 class _Refused(Exception):

@@ -57,6 +57,7 @@ class Splitter:
         self._index_ctes(query)
         types = tree.types(query)
         local = self.split(query)
+        _drop_idle_semijoins(self.fragments)
         passthrough = (
             len(self.fragments) == 1
             and self.fragments[0].kind == "query"
@@ -407,3 +408,27 @@ class Splitter:
 def _type_of(info: TableInfo, column: str) -> str:
     found = info.column(column)
     return found.type if found is not None else "TEXT"
+
+
+def _drop_idle_semijoins(fragments: list[Fragment]) -> None:
+    """Drop edges from fragments that answer every key of a table (read whole, reduced by
+    nothing): a foreign key into that table matches all of them, so the IN-list (or temporary
+    table) would cost its keys and filter nothing. Repeated: a target that loses its only
+    reduction may itself become such a source."""
+    changed = True
+    while changed:
+        changed = False
+        idle = {f.name for f in fragments if not f.semijoins and _whole_table(f.expression)}
+        for fragment in fragments:
+            kept = [e for e in fragment.semijoins if e.source not in idle]
+            if len(kept) != len(fragment.semijoins):
+                fragment.semijoins[:] = kept
+                changed = True
+
+
+def _whole_table(query: exp.Query) -> bool:
+    """Whether ``query`` reads one table whole: no filter, join, grouping or limit."""
+    if not isinstance(query, exp.Select):
+        return False
+    shaping = ("where", "joins", "group", "having", "limit", "qualify")
+    return not any(query.args.get(arg) for arg in shaping)
