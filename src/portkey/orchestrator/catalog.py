@@ -73,6 +73,8 @@ class Catalog:
         }
         self._lock = threading.Lock()
         self._loaded = False
+        #: bumped whenever the tables may have changed (plans made before are stale)
+        self.version = 0
 
     def _fingerprint(self, name: str) -> str:
         cfg = self.settings.engines[name].model_dump_json()
@@ -136,6 +138,7 @@ class Catalog:
         with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
             list(pool.map(one, wanted))
         self._loaded = True
+        self.version += 1
         self._write_cache()
         return self.states
 

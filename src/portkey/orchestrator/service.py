@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +22,8 @@ from portkey.orchestrator.planner import ALL_RULES, Fragment, Plan, PlanOptions,
 from portkey.orchestrator.settings import DataSettings
 from portkey.orchestrator.validate import DEFAULT_DIALECT, bind_params, parse_read_only
 
+#: plans kept for queries asked again (keyed by SQL, params, options and catalog version)
+PLAN_CACHE_SIZE = 256
 #: re-plans of one query after engines refused fragments (each keeps more work local)
 MAX_REPLANS = 3
 
@@ -69,6 +73,9 @@ class Orchestrator:
         self.executor = Executor(
             self.catalog.engines, settings.semijoin_max_keys, settings.local_memory_limit
         )
+        #: plans of recent queries (parsing and optimizing take 10-70 ms; a copy takes ~1)
+        self._plans: OrderedDict[tuple[Any, ...], Plan] = OrderedDict()
+        self._plans_lock = threading.Lock()
 
     def plan(
         self,
@@ -77,6 +84,28 @@ class Orchestrator:
         dialect: str = DEFAULT_DIALECT,
         *,
         options: PlanOptions = ALL_RULES,
+    ) -> Plan:
+        self.catalog.ensure_loaded()
+        key = (sql, dialect, repr(params), options, self.catalog.version)
+        with self._plans_lock:
+            cached = self._plans.get(key)
+            if cached is not None:
+                self._plans.move_to_end(key)
+        if cached is not None:  # a copy: a run adds notes to its plan
+            return copy.deepcopy(cached)
+        plan = self._plan(sql, params, dialect, options)
+        with self._plans_lock:
+            self._plans[key] = copy.deepcopy(plan)
+            while len(self._plans) > PLAN_CACHE_SIZE:
+                self._plans.popitem(last=False)
+        return plan
+
+    def _plan(
+        self,
+        sql: str,
+        params: Sequence[Any] | Mapping[str, Any] | None,
+        dialect: str,
+        options: PlanOptions,
     ) -> Plan:
         tree = bind_params(parse_read_only(sql, dialect), params)
         try:
