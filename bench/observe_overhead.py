@@ -58,6 +58,9 @@ def run(config: str | None, requests: int, upstream: int, workdir: str) -> int:
     out = os.path.join(workdir, f"cg-{config is not None}-{requests}.%p")
     env = {k: v for k, v in os.environ.items() if k not in ("PORTKEY_CONFIG",)}
     env["PORTKEY_DATA_DIR"] = tempfile.mkdtemp(prefix="portkey-cg-")
+    # numpy's OpenBLAS threads spin for a while after the import (tens of millions of
+    # instructions, landing at random in one run or another): one thread, no spinning
+    env["OPENBLAS_NUM_THREADS"] = "1"
     if config:
         env["PORTKEY_CONFIG"] = config
     cmd = [

@@ -4,6 +4,7 @@ blocks), records land in batches, retention deletes by age and by row count, bod
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 
@@ -93,3 +94,38 @@ def test_bodies_policy() -> None:
     full = stored_body(body, "full", 1000)
     assert full == '{"api_key": "***", "messages": [{"content": "key ***"}]}'
     assert stored_body(body, "full", 10) == body[:10].decode()
+
+
+async def test_one_batch_of_mixed_records_is_counted_per_provider_model_and_bucket(
+    logs: LogStore,
+) -> None:
+    metrics = Metrics()
+    writer = LogWriter(LogsSettings(flush_interval_s=60), logs, [metrics.observe])
+    now = time.time()
+    fast = pending(now, model="gpt-4o")  # 5 ms, 3 + 2 tokens, $0.001
+    slow = dataclasses.replace(fast, latency_ms=300.0, ttft_ms=40.0)
+    other = dataclasses.replace(
+        fast, provider="anthropic", model="claude", status=529, usage=None, cost=None
+    )
+    for record in (fast, slow, slow, other):
+        writer.put(record)
+    await writer.flush()
+    text = metrics.render().decode()
+    assert logs.count() == 4
+    assert 'portkey_requests_total{model="gpt-4o",provider="openai",status="200"} 3.0' in text
+    assert 'portkey_requests_total{model="claude",provider="anthropic",status="529"} 1.0' in text
+    assert 'portkey_tokens_total{kind="prompt",model="gpt-4o",provider="openai"} 9.0' in text
+    assert 'portkey_tokens_total{kind="completion",model="gpt-4o",provider="openai"} 6.0' in text
+    assert 'kind="cached"' not in text and 'tokens_total{kind="prompt",model="claude"' not in text
+    assert 'portkey_cost_usd_total{model="gpt-4o",provider="openai"} 0.003' in text
+
+    # buckets are cumulative and le-inclusive: 5 ms falls in le=0.005, 300 ms past le=0.25
+    def bucket(le: str, n: str) -> str:
+        return f'portkey_request_duration_seconds_bucket{{le="{le}",provider="openai"}} {n}'
+
+    assert bucket("0.005", "1.0") in text and bucket("0.25", "1.0") in text
+    assert bucket("0.5", "3.0") in text and bucket("+Inf", "3.0") in text
+    assert 'portkey_request_duration_seconds_sum{provider="openai"} 0.605' in text
+    assert 'portkey_request_duration_seconds_count{provider="anthropic"} 1.0' in text
+    assert 'portkey_time_to_first_token_seconds_count{provider="openai"} 2.0' in text
+    assert 'portkey_time_to_first_token_seconds_count{provider="anthropic"}' not in text

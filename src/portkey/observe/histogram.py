@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -36,22 +36,18 @@ class BatchHistogram(Collector):
         self._lock = threading.Lock()
         registry.register(self)
 
-    def batch(self) -> dict[tuple[str, ...], list[float]]:
-        """A local accumulator for ``add``; hand it to ``merge`` when the batch is done."""
-        return {}
-
-    def add(
-        self, acc: dict[tuple[str, ...], list[float]], labels: tuple[str, ...], v: float
-    ) -> None:
-        series = acc.get(labels)
-        if series is None:
-            series = acc[labels] = [0.0] * (len(self.bounds) + 2)
-        series[bisect_left(self.bounds, v)] += 1  # le is inclusive: bisect_left
-        series[-1] += v
-
-    def merge(self, acc: dict[tuple[str, ...], list[float]]) -> None:
+    def observe_many(self, values: Mapping[tuple[str, ...], Sequence[float]]) -> None:
+        """Add a batch: the values seen per label tuple (binned here, one lock per batch)."""
+        bounds, width = self.bounds, len(self.bounds) + 2
+        binned = []
+        for labels, seen in values.items():
+            counts = [0.0] * width
+            for v in seen:
+                counts[bisect_left(bounds, v)] += 1  # le is inclusive: bisect_left
+            counts[-1] = float(sum(seen))
+            binned.append((labels, counts))
         with self._lock:
-            for labels, counts in acc.items():
+            for labels, counts in binned:
                 series = self._series.get(labels)
                 if series is None:
                     self._series[labels] = counts
@@ -60,9 +56,7 @@ class BatchHistogram(Collector):
                     series[i] += n
 
     def observe(self, labels: tuple[str, ...], value: float) -> None:
-        acc = self.batch()
-        self.add(acc, labels, value)
-        self.merge(acc)
+        self.observe_many({labels: (value,)})
 
     def collect(self) -> Iterator[HistogramMetricFamily]:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labels)

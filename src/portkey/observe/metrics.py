@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from portkey.observe.histogram import BatchHistogram
-from portkey.observe.record import Pending, tokens
+from portkey.observe.record import Pending, counts
 
 MAX_MODELS = 200
 OTHER = "other"
@@ -50,6 +50,7 @@ class _Bounded:
 class Metrics:
     def __init__(self, queue_depth: Callable[[], int] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[Counter, dict[tuple[str, ...], Counter]] = {}
         r = self.registry
         self.model = _Bounded(MAX_MODELS)
         self.check_id = _Bounded(MAX_MODELS)  # check ids come from config: bounded all the same
@@ -131,44 +132,75 @@ class Metrics:
 
     def observe(self, batch: Iterable[Pending]) -> None:
         """Count a batch of finished requests."""
-        # counters are summed per label set first: one inc() (a lock) per set, not per request
-        requests: Counter_[tuple[str, ...]] = Counter_()
+        # sums per label set first: one inc() (a lock) per set and batch, not per request
+        requests: Counter_[tuple[str, str, int]] = Counter_()
         cache: Counter_[str] = Counter_()
-        spent: dict[tuple[str, ...], float] = {}
-        used: Counter_[tuple[str, ...]] = Counter_()
-        latency, overhead, ttft = self.latency.batch(), self.overhead.batch(), self.ttft.batch()
+        #: (provider, model) -> [prompt, completion, cached, reasoning tokens, cost]
+        per_model: dict[tuple[str, str], list[float]] = {}
+        latency: dict[tuple[str, ...], list[float]] = {}
+        overhead: dict[tuple[str, ...], list[float]] = {}
+        ttft: dict[tuple[str, ...], list[float]] = {}
+        names: dict[str | None, str] = {}  # model -> its bounded label, for this batch
         for p in batch:
             provider = p.provider or "none"
-            model = self.model(p.model)
-            requests[(provider, model, str(p.status))] += 1
+            model = names.get(p.model)
+            if model is None:
+                model = names[p.model] = self.model(p.model)
+            requests[(provider, model, p.status)] += 1
             by = (provider,)
-            self.latency.add(latency, by, p.latency_ms / 1000)
-            self.overhead.add(overhead, by, p.overhead_ms / 1000)
+            into = latency.get(by)
+            if into is None:
+                into = latency[by] = []
+                overhead[by] = []
+            into.append(p.latency_ms / 1000)
+            overhead[by].append(p.overhead_ms / 1000)
             if p.ttft_ms is not None:
-                self.ttft.add(ttft, by, p.ttft_ms / 1000)
+                ttft.setdefault(by, []).append(p.ttft_ms / 1000)
             cache[p.cache_status] += 1
-            if p.usage:
-                for kind, n in zip(TOKEN_KINDS, tokens(p.usage), strict=True):
-                    if n:
-                        used[(provider, model, kind)] += n
-            if p.cost:
-                spent[(provider, model)] = spent.get((provider, model), 0.0) + p.cost
+            if p.usage or p.cost:
+                sums = per_model.get((provider, model))
+                if sums is None:
+                    sums = per_model[(provider, model)] = [0.0] * 5
+                if p.usage:
+                    prompt, completion, cached, reasoning = counts(p)
+                    sums[0] += prompt
+                    sums[1] += completion
+                    sums[2] += cached
+                    sums[3] += reasoning
+                if p.cost:
+                    sums[4] += p.cost
             if p.attempts or p.error_type in REJECTIONS:
                 self._attempts(p)
             if p.guard is not None:
                 self._guarded(p)
-        self.latency.merge(latency)
-        self.overhead.merge(overhead)
-        self.ttft.merge(ttft)
-        self._add(self.requests, requests)
+        self.latency.observe_many(latency)
+        self.overhead.observe_many(overhead)
+        self.ttft.observe_many(ttft)
+        self._add(self.requests, {(pr, m, str(st)): n for (pr, m, st), n in requests.items()})
         self._add(self.cache, {(status,): n for status, n in cache.items()})
+        self._publish_usage(per_model)
+
+    def _publish_usage(self, per_model: Mapping[tuple[str, str], list[float]]) -> None:
+        """Add a batch's token and cost sums (see ``observe``) to their counters."""
+        used: dict[tuple[str, ...], float] = {}
+        spent: dict[tuple[str, ...], float] = {}
+        for (provider, model), sums in per_model.items():
+            for kind, n in zip(TOKEN_KINDS, sums, strict=False):
+                if n:
+                    used[(provider, model, kind)] = n
+            if sums[4]:
+                spent[(provider, model)] = sums[4]
         self._add(self.tokens, used)
         self._add(self.cost, spent)
 
-    @staticmethod
-    def _add(counter: Counter, sums: Mapping[tuple[str, ...], float]) -> None:
+    def _add(self, counter: Counter, sums: Mapping[tuple[str, ...], float]) -> None:
+        # ``labels()`` validates and locks on every call: keep each child once found
+        children = self._children.setdefault(counter, {})
         for labels, amount in sums.items():
-            counter.labels(*labels).inc(amount)
+            child = children.get(labels)
+            if child is None:
+                child = children[labels] = counter.labels(*labels)
+            child.inc(amount)
 
     def _guarded(self, p: Pending) -> None:
         summary = p.guard.summary()

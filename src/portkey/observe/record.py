@@ -97,6 +97,16 @@ class Pending:
     attempt_started: float = 0.0
     #: portkey.guardrails.runner.GuardState when a guardrail ran (its ``summary()``)
     guard: Any = None
+    #: ``tokens(usage)``, once the first reader (row or metrics) has worked it out
+    counts: tuple[int, int, int, int] | None = None
+
+
+def counts(pending: Pending) -> tuple[int, int, int, int]:
+    """``tokens(pending.usage)``, worked out once per record."""
+    found = pending.counts
+    if found is None:
+        found = pending.counts = tokens(pending.usage)
+    return found
 
 
 def _int(value: Any) -> int:
@@ -147,22 +157,33 @@ os.register_at_fork(after_in_child=lambda: _random.seed(os.urandom(16)))
 
 def new_id(ts: float) -> str:
     """Time-ordered text id: epoch nanoseconds (zero-padded), a per-process counter, random."""
-    # the random tail tells replicas apart; getrandbits, not urandom: no syscall per row
-    return f"{int(ts * 1e9):020d}-{next(_SEQUENCE) % 1_000_000:06d}-{_random.getrandbits(24):06x}"
+    # the random tail tells replicas apart; getrandbits, not urandom: no syscall per row;
+    # %-formatting (``%d`` truncates the float as int() would): half an f-string's work
+    return "%020d-%06d-%06x" % (  # noqa: UP031 - see above
+        ts * 1e9,
+        next(_SEQUENCE) % 1_000_000,
+        _random.getrandbits(24),
+    )
 
 
-def _attempts(pending: Pending) -> bytes:
+def _attempts(pending: Pending) -> str:
     tried = [a.to_dict() if hasattr(a, "to_dict") else a for a in pending.attempts]
     if pending.target is not None and pending.error_type is None:
         tried.append(
             {"target": pending.target, "provider": pending.provider, "status": pending.status}
         )
-    return orjson.dumps(tried)
+    return orjson.dumps(tried).decode()
 
 
 def to_row(pending: Pending, policy: str, limit: int) -> tuple[Any, ...]:
     """The ``request_logs`` row (in ``COLUMNS`` order)."""
-    prompt, completion, cached, reasoning = tokens(pending.usage)
+    prompt, completion, cached, reasoning = counts(pending)
+    metadata, guard = pending.metadata, pending.guard
+    if policy == "off":
+        request_body = response_body = None
+    else:
+        request_body = stored_body(pending.request_body, policy, limit)
+        response_body = stored_body(pending.response_body, policy, limit)
     return (
         new_id(pending.ts),
         pending.trace_id,
@@ -177,7 +198,7 @@ def to_row(pending: Pending, policy: str, limit: int) -> tuple[Any, ...]:
         pending.error_type,
         pending.target,
         pending.retries,
-        _attempts(pending).decode(),
+        _attempts(pending),
         pending.cache_status,
         int(pending.stream),
         prompt,
@@ -188,10 +209,10 @@ def to_row(pending: Pending, policy: str, limit: int) -> tuple[Any, ...]:
         pending.ttft_ms,
         pending.latency_ms,
         pending.overhead_ms,
-        orjson.dumps(dict(pending.metadata)).decode(),
-        stored_body(pending.request_body, policy, limit),
-        stored_body(pending.response_body, policy, limit),
-        None if pending.guard is None else orjson.dumps(pending.guard.summary()).decode(),
+        orjson.dumps(dict(metadata)).decode() if metadata else "{}",
+        request_body,
+        response_body,
+        None if guard is None else orjson.dumps(guard.summary()).decode(),
     )
 
 
