@@ -6,11 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import duckdb
 import pytest
 from chdb import session
 from tests.sync.conftest import Env
-from tests.sync.test_roundtrip import COLS, _load, _rows
+from tests.sync.test_roundtrip import COLS, _load, _rows, events, tricky_in_duckdb_is_exact
 
 from portkey.orchestrator.settings import DataSettings
 from portkey.orchestrator.sync.endpoints import chdb as chdb_endpoint
@@ -64,25 +63,7 @@ def test_round_trip_pg_to_chdb_to_pg_and_duckdb_loses_nothing(env: Env) -> None:
     assert types["d"] == "Nullable(Decimal(38, 9))"
     assert types["tz"] == "Nullable(DateTime64(6, 'UTC'))"
     assert types["ts"] == "Nullable(DateTime64(6))"
-    con = duckdb.connect(str(env.tmp / "sync.duckdb"))
-    try:
-        got = con.execute(
-            "SELECT d, isnan(f), f, s IS NULL, s = '', length(s) FROM tricky ORDER BY id"
-        ).fetchall()
-    finally:
-        con.close()
-    assert got[0][:2] == (Decimal("99999999999999999999999999999.999999999"), True)
-    assert got[0][3:5] == (False, True)  # '' stayed '', not NULL
-    assert got[1][2:4] == (float("inf"), True)  # NULL stayed NULL
-    assert got[3][5] == len(_rows(env, "tricky", ["s"])[3][0])  # the 1.3 MB text, whole
-
-
-def _events(env: Env) -> None:
-    env.pg.execute(f"CREATE TABLE {env.schema}.ev (id int PRIMARY KEY, at timestamptz, v text)")
-    env.pg.execute(
-        f"INSERT INTO {env.schema}.ev SELECT g, '2026-01-01'::timestamptz + g * interval '1 minute',"
-        f" 'v' || g FROM generate_series(1, 100) g"
-    )
+    tricky_in_duckdb_is_exact(env)
 
 
 def _job(env: Env, **extra: Any) -> dict[str, Any]:
@@ -95,7 +76,7 @@ def _job(env: Env, **extra: Any) -> dict[str, Any]:
 
 
 def test_incremental_upsert_catches_a_late_row_without_duplicates(env: Env) -> None:
-    _events(env)
+    events(env)
     inc = _job(env, mode="incremental", cursor="at", lookback="30m", merge_keys=["id"])
     runner = _runner(env, inc=inc)
     assert _ok(runner, "inc").rows_written == 100
@@ -115,7 +96,7 @@ def test_incremental_upsert_catches_a_late_row_without_duplicates(env: Env) -> N
 
 
 def test_incremental_append_writes_only_new_rows(env: Env) -> None:
-    _events(env)
+    events(env)
     runner = _runner(env, app=_job(env, mode="incremental", cursor="id"))
     _ok(runner, "app")
     env.pg.execute(f"INSERT INTO {env.schema}.ev VALUES (101, now(), 'x'), (102, now(), 'y')")
@@ -124,7 +105,7 @@ def test_incremental_append_writes_only_new_rows(env: Env) -> None:
 
 
 def test_evolve_adds_a_new_column_and_widens(env: Env) -> None:
-    _events(env)
+    events(env)
     runner = _runner(env, full=_job(env, merge_keys=["id"]))
     _ok(runner, "full")
     s = env.schema
@@ -141,7 +122,7 @@ def test_evolve_adds_a_new_column_and_widens(env: Env) -> None:
 
 
 def test_merge_keys_upsert_replaces_rows_and_leaves_no_duplicates(env: Env) -> None:
-    _events(env)
+    events(env)
     runner = _runner(env, up=_job(env, merge_keys=["id"]))
     _ok(runner, "up")
     env.pg.execute(f"UPDATE {env.schema}.ev SET v = 'again' WHERE id <= 10")
@@ -155,7 +136,7 @@ def test_merge_keys_upsert_replaces_rows_and_leaves_no_duplicates(env: Env) -> N
 def test_a_failure_before_the_exchange_leaves_target_and_checkpoint_untouched(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _events(env)
+    events(env)
     runner = _runner(env, inc=_job(env, mode="incremental", cursor="id"))
     _ok(runner, "inc")
     env.pg.execute(f"INSERT INTO {env.schema}.ev VALUES (101, now(), 'x')")
@@ -179,7 +160,7 @@ def test_a_failure_before_the_exchange_leaves_target_and_checkpoint_untouched(
 
 
 def test_chdb_as_an_incremental_source_with_a_tz_cursor(env: Env) -> None:
-    _events(env)
+    events(env)
     runner = _runner(
         env,
         into=_job(env),

@@ -6,6 +6,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import pytest
 from tests.sync.conftest import Env
 
@@ -42,6 +43,30 @@ def _rows(env: Env, table: str, cols: list[str]) -> list[tuple[Any, ...]]:
     rows = env.pg_rows(f"SELECT {', '.join(cols)} FROM {env.schema}.{table} ORDER BY id")
     nan = lambda v: "NaN" if isinstance(v, float) and math.isnan(v) else v  # noqa: E731
     return [tuple(nan(v) for v in row) for row in rows]
+
+
+def tricky_in_duckdb_is_exact(env: Env) -> None:
+    """The tricky table, synced into the env's DuckDB as ``main.tricky``, kept every value."""
+    con = duckdb.connect(str(env.tmp / "sync.duckdb"))
+    try:
+        got = con.execute(
+            "SELECT d, isnan(f), f, s IS NULL, s = '', length(s) FROM tricky ORDER BY id"
+        ).fetchall()
+    finally:
+        con.close()
+    assert got[0][:2] == (Decimal("99999999999999999999999999999.999999999"), True)
+    assert got[0][3:5] == (False, True)  # '' stayed '', not NULL
+    assert got[1][2:4] == (float("inf"), True)  # NULL stayed NULL
+    assert got[3][5] == len(_rows(env, "tricky", ["s"])[3][0])  # the 1.3 MB text, whole
+
+
+def events(env: Env) -> None:
+    """100 events (id, at, v) in PostgreSQL: the source of the incremental tests."""
+    env.pg.execute(f"CREATE TABLE {env.schema}.ev (id int PRIMARY KEY, at timestamptz, v text)")
+    env.pg.execute(
+        f"INSERT INTO {env.schema}.ev SELECT g, '2026-01-01'::timestamptz + g * interval '1 minute',"
+        f" 'v' || g FROM generate_series(1, 100) g"
+    )
 
 
 def _there_and_back(env: Env, middle: str, lossy: dict[str, Any]) -> Runner:

@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import duckdb
 import pytest
 from tests.fakes.snowflake import FakeSnowflake
 from tests.sync.conftest import Env
-from tests.sync.test_roundtrip import COLS, _load, _rows
+from tests.sync.test_roundtrip import COLS, _load, _rows, events, tricky_in_duckdb_is_exact
 
 from portkey.orchestrator.settings import DataSettings
 from portkey.orchestrator.sync.endpoints import snowflake as sf_endpoint
@@ -109,17 +108,7 @@ def test_round_trip_pg_to_snowflake_to_pg_and_duckdb_loses_nothing(
     assert types["TZ"] == "TIMESTAMP_TZ"
     assert types["TS"] == "TIMESTAMP_NTZ"
     assert types["J"] == "VARIANT"
-    con = duckdb.connect(str(env.tmp / "sync.duckdb"))
-    try:
-        got = con.execute(
-            "SELECT d, isnan(f), f, s IS NULL, s = '', length(s) FROM tricky ORDER BY id"
-        ).fetchall()
-    finally:
-        con.close()
-    assert got[0][:2] == (Decimal("99999999999999999999999999999.999999999"), True)
-    assert got[0][3:5] == (False, True)  # '' stayed '', not NULL
-    assert got[1][2:4] == (float("inf"), True)  # NULL stayed NULL
-    assert got[3][5] == len(_rows(env, "tricky", ["s"])[3][0])  # the 1.3 MB text, whole
+    tricky_in_duckdb_is_exact(env)
 
 
 def test_a_null_timestamp_is_stored_as_null(env: Env, sf: tuple[FakeSnowflake, str]) -> None:
@@ -138,14 +127,6 @@ def test_a_null_timestamp_is_stored_as_null(env: Env, sf: tuple[FakeSnowflake, s
     assert _sf(server, f"SELECT id FROM {schema}.t WHERE seen IS NULL") == [(2,)]
 
 
-def _events(env: Env) -> None:
-    env.pg.execute(f"CREATE TABLE {env.schema}.ev (id int PRIMARY KEY, at timestamptz, v text)")
-    env.pg.execute(
-        f"INSERT INTO {env.schema}.ev SELECT g, '2026-01-01'::timestamptz + g * interval '1 minute',"
-        f" 'v' || g FROM generate_series(1, 100) g"
-    )
-
-
 def _job(env: Env, schema: str, **extra: Any) -> dict[str, Any]:
     return {
         "source": {"engine": "pg", "table": f"{env.schema}.ev"},
@@ -159,7 +140,7 @@ def test_incremental_upsert_catches_a_late_row_without_duplicates(
     env: Env, sf: tuple[FakeSnowflake, str]
 ) -> None:
     server, schema = sf
-    _events(env)
+    events(env)
     inc = _job(env, schema, mode="incremental", cursor="at", lookback="30m", merge_keys=["id"])
     runner = _runner(env, server, inc=inc)
     assert _ok(runner, "inc").rows_written == 100
@@ -183,7 +164,7 @@ def test_incremental_upsert_catches_a_late_row_without_duplicates(
 
 def test_evolve_adds_a_new_column_and_widens(env: Env, sf: tuple[FakeSnowflake, str]) -> None:
     server, schema = sf
-    _events(env)
+    events(env)
     s = env.schema
     env.pg.execute(f"ALTER TABLE {s}.ev ALTER COLUMN v TYPE varchar(20)")
     runner = _runner(env, server, full=_job(env, schema, merge_keys=["id"]))
@@ -203,7 +184,7 @@ def test_a_failed_write_leaves_target_and_checkpoint_untouched(
     env: Env, sf: tuple[FakeSnowflake, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server, schema = sf
-    _events(env)
+    events(env)
     runner = _runner(env, server, inc=_job(env, schema, mode="incremental", cursor="id"))
     _ok(runner, "inc")
     env.pg.execute(
@@ -228,7 +209,7 @@ def test_snowflake_to_snowflake_runs_inside_snowflake(
     env: Env, sf: tuple[FakeSnowflake, str]
 ) -> None:
     server, schema = sf
-    _events(env)
+    events(env)
     runner = _runner(
         env,
         server,
