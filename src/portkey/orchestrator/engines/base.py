@@ -105,11 +105,12 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 def rows_to_arrow(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.Table:
     """Rows of Python values (a DB-API cursor's) as an Arrow table; types are inferred."""
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    arrays = [_array(list(col)) for col in columns]
+    arrays = [values_to_array(list(col)) for col in columns]
     return pa.Table.from_arrays(arrays, names=list(names))
 
 
-def _array(values: list[Any]) -> pa.Array:
+def values_to_array(values: list[Any]) -> pa.Array:
+    """Python values as one Arrow array (type inferred; a numeric NaN makes it double)."""
     try:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):

@@ -6,6 +6,8 @@ by batched multi-row INSERTs and committed before the fragment's read-only trans
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 import pyarrow as pa
@@ -16,13 +18,52 @@ from portkey.orchestrator.engines.base import (
     Engine,
     TableInfo,
     duckdb_type,
-    rows_to_arrow,
+    values_to_array,
 )
 from portkey.orchestrator.settings import MySQLEngine
 from portkey.orchestrator.shipping import Shipment
 
 #: keys per INSERT statement when loading a temporary table
 _BATCH = 5000
+#: PyMySQL's encoders only: without decoders values arrive as the server's text, and Arrow
+#: turns whole columns of it into typed arrays in C++ (~1.5x faster than decoding in Python)
+_ENCODERS = {k: v for k, v in pymysql.converters.conversions.items() if not isinstance(k, int)}
+_INTEGER = {1, 2, 3, 8, 9, 13}  # TINY SHORT LONG LONGLONG INT24 YEAR
+_FLOAT = {4, 5}
+_DECIMAL = {0, 246}
+_DATE = {10, 14}
+_DATETIME = {7, 12}
+
+
+def text_to_arrow(rows: Sequence[Sequence[Any]], described: Sequence[Any]) -> pa.Table:
+    """An answer read without decoders as Arrow: numbers, decimals, dates and datetimes cast in
+    C++; anything else (or text a cast refuses, e.g. a zero date) through PyMySQL's decoder."""
+    names = [d[0] for d in described]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    arrays = [_column(list(values), d) for values, d in zip(columns, described, strict=True)]
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _column(values: list[Any], described: Any) -> pa.Array:
+    code, scale = described[1], described[5]
+    want: pa.DataType | None = None
+    if code in _INTEGER:
+        want = pa.int64()
+    elif code in _FLOAT:
+        want = pa.float64()
+    elif code in _DECIMAL:
+        want = pa.decimal128(38, scale or 0)
+    elif code in _DATE:
+        want = pa.date32()
+    elif code in _DATETIME:
+        want = pa.timestamp("us")
+    if want is not None and all(v is None or isinstance(v, str) for v in values):
+        with suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return pa.array(values, pa.string()).cast(want)
+    decode = pymysql.converters.decoders.get(code)
+    if decode is not None:
+        values = [decode(v) if isinstance(v, str) else v for v in values]
+    return values_to_array(values)
 
 
 class _Unreachable(Exception):
@@ -47,6 +88,7 @@ class MySQL(Engine):
                 connect_timeout=10,
                 autocommit=False,
                 charset="utf8mb4",
+                conv=_ENCODERS,  # values arrive as text: Arrow converts them (text_to_arrow)
             )
         except pymysql.err.OperationalError as exc:
             raise _Unreachable(str(exc)) from exc
@@ -102,10 +144,10 @@ class MySQL(Engine):
             try:
                 cur.execute(sql)
                 rows = cur.fetchall()
-                names = [d[0] for d in cur.description or []]
+                described = list(cur.description or [])
             finally:
                 conn.rollback()
-        return rows_to_arrow(names, rows)
+        return text_to_arrow(rows, described)
 
     def _introspect(self, conn: Any) -> list[TableInfo]:
         with conn.cursor() as cur:
