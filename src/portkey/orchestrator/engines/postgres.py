@@ -206,6 +206,21 @@ def copy_schema(described: list[Any]) -> pa.Schema | None:
     return pa.schema(fields)
 
 
+def copy_csv_conversions(
+    column_types: pa.Schema | dict[str, pa.DataType],
+) -> pacsv.ConvertOptions:
+    """How Arrow reads ``COPY ... (FORMAT csv)`` text exactly: NULL is an empty unquoted
+    field, '' a quoted one, booleans are t/f (also used by sync's PostgreSQL endpoint)."""
+    return pacsv.ConvertOptions(
+        column_types=column_types,
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        null_values=[""],
+        true_values=["t"],
+        false_values=["f"],
+    )
+
+
 def read_copy(data: bytes, schema: pa.Schema, names: list[str]) -> pa.Table:
     """COPY's CSV as Arrow: NULL is an empty unquoted field, '' a quoted one."""
     if not data:
@@ -215,13 +230,8 @@ def read_copy(data: bytes, schema: pa.Schema, names: list[str]) -> pa.Table:
         io.BytesIO(data),
         read_options=pacsv.ReadOptions(column_names=columns, block_size=16 << 20),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c: f.type for c, f in zip(columns, schema, strict=True)},
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            null_values=[""],
-            true_values=["t"],
-            false_values=["f"],
+        convert_options=copy_csv_conversions(
+            {c: f.type for c, f in zip(columns, schema, strict=True)}
         ),
     )
     return table.rename_columns(names)

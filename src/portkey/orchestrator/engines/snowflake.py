@@ -42,13 +42,18 @@ def folded(name: str) -> str:
     return name.lower() if name == name.upper() and PLAIN_NAME.fullmatch(name) else name
 
 
+def unfolded(name: str) -> str:
+    """The name Snowflake stores for one shown folded: lower case (unquoted) -> upper case."""
+    return name.upper() if name == name.lower() and PLAIN_NAME.fullmatch(name) else name
+
+
 def snowflake_sql(sql: str) -> tuple[str, list[str]]:
     """``sql`` with lower-case identifiers unquoted (so Snowflake folds them to its upper-case
     names), and the output column names the query asks for."""
     tree = parse_one(sql, dialect="snowflake")
     names = list(tree.named_selects) if isinstance(tree, exp.Query) else []
     for ident in tree.find_all(exp.Identifier):
-        if ident.quoted and ident.name == ident.name.lower() and PLAIN_NAME.fullmatch(ident.name):
+        if ident.quoted and unfolded(ident.name) != ident.name:
             ident.set("quoted", False)
     return tree.sql(dialect="snowflake"), names
 

@@ -12,6 +12,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from portkey.orchestrator.engines.postgres import copy_csv_conversions
 from portkey.orchestrator.settings import PostgresEngine
 from portkey.orchestrator.sync.endpoints.base import Endpoint, Stored
 from portkey.orchestrator.sync.types import LType, TypeProblem
@@ -43,14 +44,7 @@ def _csv_options(schema: pa.Schema, batch_rows: int) -> dict[str, Any]:
     return {
         "read_options": pacsv.ReadOptions(column_names=schema.names, block_size=_block(batch_rows)),
         "parse_options": pacsv.ParseOptions(newlines_in_values=True),
-        "convert_options": pacsv.ConvertOptions(
-            column_types=schema,
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            null_values=[""],
-            true_values=["t"],
-            false_values=["f"],
-        ),
+        "convert_options": copy_csv_conversions(schema),
     }
 
 

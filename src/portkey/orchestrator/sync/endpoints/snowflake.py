@@ -19,7 +19,7 @@ import pyarrow as pa
 import snowflake.connector
 from snowflake.connector.constants import FIELD_ID_TO_NAME
 
-from portkey.orchestrator.engines.snowflake import PLAIN_NAME, connect_args, folded
+from portkey.orchestrator.engines.snowflake import connect_args, folded, unfolded
 from portkey.orchestrator.settings import SnowflakeEngine
 from portkey.orchestrator.sync.endpoints.base import Endpoint, Stored, as_schema
 from portkey.orchestrator.sync.types import LType
@@ -85,9 +85,7 @@ class SnowflakeEndpoint(Endpoint):
         return snowflake.connector.connect(**connect_args(self.settings))
 
     def quote(self, ident: str) -> str:
-        if ident == ident.lower() and PLAIN_NAME.fullmatch(ident):
-            ident = ident.upper()  # what Snowflake made of the name written unquoted
-        return super().quote(ident)
+        return super().quote(unfolded(ident))  # what Snowflake made of the name unquoted
 
     def columns(self, conn: Any, table: str) -> list[tuple[str, str]] | None:
         schema, _, name = table.rpartition(".")
@@ -98,7 +96,7 @@ class SnowflakeEndpoint(Endpoint):
                 "character_maximum_length FROM information_schema.columns "
                 "WHERE table_schema = COALESCE(%s, CURRENT_SCHEMA()) AND table_name = %s "
                 "ORDER BY ordinal_position",
-                (self._exact(schema) if schema else None, self._exact(name)),
+                (unfolded(schema) if schema else None, unfolded(name)),
             )
             rows = cur.fetchall()
         finally:
@@ -194,10 +192,6 @@ class SnowflakeEndpoint(Endpoint):
             known = {n for n, t in self.columns(conn, table) or [] if t == "json"}
             self._json_columns[table] = known
         return known
-
-    def _exact(self, name: str) -> str:
-        """A name as Snowflake's information_schema spells it."""
-        return name.upper() if name == name.lower() and PLAIN_NAME.fullmatch(name) else name
 
 
 def _wider(kind: str) -> LType:
