@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 from chdb import session
 from tests.sync.conftest import Env
-from tests.sync.test_roundtrip import COLS, _load, _rows, events, tricky_in_duckdb_is_exact
+from tests.sync.test_roundtrip import (
+    COLS,
+    _load,
+    _rows,
+    events,
+    late_arrivals,
+    tricky_in_duckdb_is_exact,
+)
 
 from portkey.orchestrator.settings import DataSettings
 from portkey.orchestrator.sync.endpoints import chdb as chdb_endpoint
@@ -80,10 +87,7 @@ def test_incremental_upsert_catches_a_late_row_without_duplicates(env: Env) -> N
     inc = _job(env, mode="incremental", cursor="at", lookback="30m", merge_keys=["id"])
     runner = _runner(env, inc=inc)
     assert _ok(runner, "inc").rows_written == 100
-    s = env.schema
-    env.pg.execute(f"INSERT INTO {s}.ev VALUES (1000, '2026-01-01 01:20:00+00', 'late')")
-    env.pg.execute(f"UPDATE {s}.ev SET v = 'changed' WHERE id = 95")
-    env.pg.execute(f"INSERT INTO {s}.ev VALUES (101, '2026-01-01 01:41:00+00', 'new')")
+    late_arrivals(env)
     second = _ok(runner, "inc")
     assert second.rows_read == 33  # the lookback window, not the whole table
     assert str(second.cursor) == "2026-01-01 01:41:00+00:00"

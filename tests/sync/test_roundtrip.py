@@ -69,6 +69,14 @@ def events(env: Env) -> None:
     )
 
 
+def late_arrivals(env: Env) -> None:
+    """After ``events``: a late row (inside a 30m lookback), a changed row and a new last one."""
+    s = env.schema
+    env.pg.execute(f"INSERT INTO {s}.ev VALUES (1000, '2026-01-01 01:20:00+00', 'late')")
+    env.pg.execute(f"UPDATE {s}.ev SET v = 'changed' WHERE id = 95")
+    env.pg.execute(f"INSERT INTO {s}.ev VALUES (101, '2026-01-01 01:41:00+00', 'new')")
+
+
 def _there_and_back(env: Env, middle: str, lossy: dict[str, Any]) -> Runner:
     table = "tricky_copy" if middle in ("pg", "pg2") else "tricky"
     there = f"{env.schema}.{table}" if middle in ("pg", "pg2", "duck") else table
