@@ -47,6 +47,9 @@ class MySQLEngine(_Engine):
     user: str = "root"
     password: str = Field(default="", repr=False)
     database: str | None = None
+    #: syncs into this engine write with ``LOAD DATA LOCAL INFILE`` (the server may only read
+    #: the batch file being loaded); ``false`` never offers a local file and writes with INSERTs
+    local_infile: bool = True
 
 
 class ChDBEngine(_Engine):
@@ -54,6 +57,24 @@ class ChDBEngine(_Engine):
 
     type: Literal["chdb"]
     path: str
+
+
+class ClickHouseEngine(_Engine):
+    """A ClickHouse server over its HTTP interface (``clickhouse-connect``);
+    ``engine.schema.table`` reads ClickHouse's ``database.table``."""
+
+    type: Literal["clickhouse"]
+    host: str = "127.0.0.1"
+    #: the HTTP interface (8123; 8443 with TLS)
+    port: int = Field(default=8123, ge=1, le=65535)
+    username: str = "default"
+    password: str = Field(default="", repr=False)
+    #: the database unqualified names resolve in (the server's default when absent)
+    database: str | None = None
+    #: HTTPS instead of HTTP
+    secure: bool = False
+    #: seconds to wait for a connection before the engine counts as unreachable
+    connect_timeout_s: int = Field(default=10, ge=1)
 
 
 class TrinoEngine(_Engine):
@@ -67,6 +88,8 @@ class TrinoEngine(_Engine):
     password: str | None = Field(default=None, repr=False)
     #: optional role set for the session (``SET ROLE``), e.g. a read-only one
     role: str | None = None
+    #: the cluster's ``query.max-length``: syncs into Trino keep each INSERT under it
+    max_statement_chars: int = Field(default=1_000_000, ge=10_000)
 
 
 class SnowflakeEngine(_Engine):
@@ -130,6 +153,7 @@ EngineSettings = Annotated[
     | MySQLEngine
     | TrinoEngine
     | ChDBEngine
+    | ClickHouseEngine
     | SnowflakeEngine,
     Field(discriminator="type"),
 ]

@@ -17,12 +17,13 @@ REGISTRY: dict[str, str] = {
     "mysql": "portkey.orchestrator.engines.mysql:MySQL",
     "trino": "portkey.orchestrator.engines.trino:Trino",
     "chdb": "portkey.orchestrator.engines.chdb:ChDB",
+    "clickhouse": "portkey.orchestrator.engines.clickhouse:ClickHouse",
     "snowflake": "portkey.orchestrator.engines.snowflake:Snowflake",
 }
 
 
 #: engine ``type`` -> the pip extra that brings its driver, when it is not a core dependency
-EXTRAS = {"chdb": "clickhouse", "snowflake": "snowflake"}
+EXTRAS = {"chdb": "clickhouse", "clickhouse": "clickhouse", "snowflake": "snowflake"}
 
 
 class MissingDriver(Engine):
