@@ -1,5 +1,6 @@
 """Sync to and from embedded ClickHouse (chdb): exact round trips, incremental runs, drift, upserts,
-and the EXCHANGE-based commit (a failure before the swap changes nothing)."""
+and the EXCHANGE-based commit with its ledger (a run killed before or after the swap is finished
+by the next, each row delivered once)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.sync.test_roundtrip import (
 
 from portkey.orchestrator.settings import DataSettings
 from portkey.orchestrator.sync.endpoints import chdb as chdb_endpoint
+from portkey.orchestrator.sync.ledger import LedgerConflict
 from portkey.orchestrator.sync.runner import Runner
 
 
@@ -156,11 +158,66 @@ def test_a_failure_before_the_exchange_leaves_target_and_checkpoint_untouched(
         runner.run("inc")
     monkeypatch.undo()
     assert _ch(env, "SELECT count() AS n FROM ev") == [{"n": 100}]
-    assert _ok(runner, "inc").rows_written == 1  # the rerun moves the row exactly once
+    rerun = _ok(runner, "inc")
+    assert rerun.rows_written == 1  # the rerun finishes the apply: the row goes in once
+    assert any("interrupted run" in change for change in rerun.changes)
     assert _ch(env, "SELECT count() AS n, uniqExact(id) AS u FROM ev") == [{"n": 101, "u": 101}]
+    assert _ok(runner, "inc").rows_written == 0
     assert _ch(env, "SELECT name FROM system.tables WHERE name LIKE '%portkey%'") == [
-        {"name": "_portkey_sync_state"}
+        {"name": "_portkey_sync_log"}
     ]  # no staging or shadow table is left behind
+
+
+@pytest.mark.parametrize("merge_keys", [[], ["id"]], ids=["append", "upsert"])
+def test_a_kill_after_the_rows_went_in_but_before_the_checkpoint_delivers_them_once(
+    env: Env, monkeypatch: pytest.MonkeyPatch, merge_keys: list[str]
+) -> None:
+    """The window an EXCHANGE of rows and checkpoint together left open: rows swapped in,
+    checkpoint not. The ledger's pending entry tells the rerun the rows are already there."""
+    events(env)
+    job = _job(env, mode="incremental", cursor="id", merge_keys=merge_keys)
+    runner = _runner(env, inc=job)
+    _ok(runner, "inc")
+    env.pg.execute(f"INSERT INTO {env.schema}.ev VALUES (101, now(), 'x'), (102, now(), 'y')")
+    real = chdb_endpoint._Conn.query
+
+    def dies_before_done(self: Any, sql: str, fmt: str = "CSV") -> Any:
+        if "_portkey_sync_log" in sql and sql.startswith("INSERT") and '"done"' in sql:
+            raise RuntimeError("killed")
+        return real(self, sql, fmt)
+
+    monkeypatch.setattr(chdb_endpoint._Conn, "query", dies_before_done)
+    with pytest.raises(RuntimeError, match="killed"):
+        runner.run("inc")
+    monkeypatch.undo()
+    assert _ch(env, "SELECT count() AS n FROM ev") == [{"n": 102}]  # the rows went in
+    rerun = _ok(runner, "inc")
+    assert _ch(env, "SELECT count() AS n, uniqExact(id) AS u FROM ev") == [{"n": 102, "u": 102}]
+    assert any("interrupted run" in change for change in rerun.changes)
+    assert rerun.rows_written == (0 if not merge_keys else 2 + 2)  # re-applied, then re-read
+
+
+def test_an_append_whose_target_was_changed_meanwhile_stops_instead_of_guessing(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events(env)
+    runner = _runner(env, inc=_job(env, mode="incremental", cursor="id"))
+    _ok(runner, "inc")
+    env.pg.execute(f"INSERT INTO {env.schema}.ev VALUES (101, now(), 'x')")
+    real = chdb_endpoint._Conn.query
+
+    def dies_at_exchange(self: Any, sql: str, fmt: str = "CSV") -> Any:
+        if sql.startswith("EXCHANGE TABLES"):
+            raise RuntimeError("killed")
+        return real(self, sql, fmt)
+
+    monkeypatch.setattr(chdb_endpoint._Conn, "query", dies_at_exchange)
+    with pytest.raises(RuntimeError, match="killed"):
+        runner.run("inc")
+    monkeypatch.undo()
+    _ch(env, "INSERT INTO ev (id, v) VALUES (5000, 'someone'), (5001, 'else')")
+    with pytest.raises(LedgerConflict, match="something else wrote it"):
+        runner.run("inc")
 
 
 def test_chdb_as_an_incremental_source_with_a_tz_cursor(env: Env) -> None:

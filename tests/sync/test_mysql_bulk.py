@@ -89,6 +89,17 @@ def test_refused_local_infile_falls_back_to_inserts(env: Env, no_local_infile: N
     _assert_tricky_came_back(env)
 
 
+def test_local_infile_false_never_offers_a_file_and_writes_with_inserts(env: Env) -> None:
+    _load(env)
+    engines = env.engines()
+    engines["my"]["local_infile"] = False
+    env.engines = lambda: engines  # type: ignore[method-assign]
+    loads = _status(env, "Com_load")
+    _pg_there_and_back(env)
+    assert _status(env, "Com_load") == loads
+    _assert_tricky_came_back(env)
+
+
 @pytest.mark.parametrize("local_infile", [True, False], ids=["load-data", "inserts"])
 def test_binary_booleans_and_text_from_duckdb(
     env: Env, request: pytest.FixtureRequest, local_infile: bool

@@ -6,7 +6,9 @@ stage every row first (a kill while staging leaves the target and checkpoint unt
 next run drops the staging table and starts over), then merge. Appends and full replaces
 write batches straight into the target inside that transaction: a kill anywhere is rolled
 back by the target, and each row is written once. After the commit a rerun reads the new
-cursor, so reruns are idempotent.
+cursor, so reruns are idempotent. Targets that cannot commit rows and checkpoint together
+(Trino, ClickHouse) always stage, and keep the checkpoint in a ledger of one-statement steps
+whose interrupted apply the next run finishes (sync/ledger.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from portkey.errors import GatewayError, NotFound
 from portkey.orchestrator.settings import DataSettings
 from portkey.orchestrator.sync import plan as planning
 from portkey.orchestrator.sync.endpoints import Endpoint, create_endpoint
+from portkey.orchestrator.sync.ledger import Ledger
 from portkey.orchestrator.sync.models import SyncJob
 from portkey.orchestrator.sync.types import LType, TypeProblem
 
@@ -191,14 +194,26 @@ class _Run:
         schema = job.target.table.rpartition(".")[0]
         self.state = f"{schema}.{STATE_TABLE}" if schema else STATE_TABLE
         self.cols = ", ".join(o.tgt.quote(c.name) for c in plan.columns)
+        #: targets without one commit for rows and checkpoint keep a ledger instead
+        self.ledger = None if o.tgt.atomic_commit else Ledger(o.tgt, o.tgt_conn, plan.job, schema)
 
     def execute(self) -> None:
         o = self.o
+        ledger = self.ledger
+        if ledger is not None:  # finish what a killed run left, before anything changes
+            ledger.ensure()
+            done = ledger.recover(o.job.target.table, self.staging)
+            if done is not None:
+                self.result.rows_written += done
+                self.result.changes.append(
+                    f"finished the apply an interrupted run left pending ({done} rows applied now)"
+                )
         for statement in self.plan.statements:
             o.tgt.execute(o.tgt_conn, statement)
-        self._ensure_state()
+        if ledger is None:
+            self._ensure_state()
         last = self._checkpoint()
-        if not o.job.merge_keys and not o.same and o.tgt.direct_writes:
+        if not o.job.merge_keys and not o.same and o.tgt.direct_writes and ledger is None:
             self._direct(last)
             return
         o.tgt.execute(o.tgt_conn, f"DROP TABLE IF EXISTS {o.tgt.table_sql(self.staging)}")
@@ -211,10 +226,35 @@ class _Run:
         try:
             sql = self.source_sql(last)
             top = self._stage_inside(sql) if o.same else self._stage(sql)
-            self._merge(top if top is not None else last)
-        finally:
-            with suppress(Exception):
-                o.tgt.execute(o.tgt_conn, f"DROP TABLE IF EXISTS {o.tgt.table_sql(self.staging)}")
+            cursor = top if top is not None else last
+            if ledger is None:
+                self._merge(cursor)
+            else:
+                self._commit_logged(ledger, cursor)
+        except BaseException:
+            if ledger is not None and ledger.pending():
+                raise  # the staging table is what the next run finishes the apply from
+            self._drop_staging()
+            raise
+        self._drop_staging()
+
+    def _drop_staging(self) -> None:
+        o = self.o
+        with suppress(Exception):
+            o.tgt.execute(o.tgt_conn, f"DROP TABLE IF EXISTS {o.tgt.table_sql(self.staging)}")
+
+    def _commit_logged(self, ledger: Ledger, cursor: Any) -> None:
+        job = self.o.job
+        how = "upsert" if job.merge_keys else "full" if job.mode == "full" else "append"
+        ledger.commit(
+            job.target.table,
+            self.staging,
+            cursor=_encode(cursor),
+            how=how,
+            keys=list(job.merge_keys),
+            columns=[c.name for c in self.plan.columns],
+        )
+        self.result.cursor = cursor
 
     def source_sql(self, last: Any) -> str:
         o, job = self.o, self.o.job
@@ -267,7 +307,9 @@ class _Run:
             o.tgt_conn, f"INSERT INTO {o.tgt.table_sql(self.staging)} ({self.cols}) {sql}"
         )
         stg = o.tgt.table_sql(self.staging)
-        r.rows_read = r.rows_written = int(o.tgt.scalar(o.tgt_conn, f"SELECT count(*) FROM {stg}"))
+        staged = int(o.tgt.scalar(o.tgt_conn, f"SELECT count(*) FROM {stg}"))
+        r.rows_read = staged
+        r.rows_written += staged
         if self.progress is not None:
             self.progress(r.rows_read, 0)
         cursor = self.plan.cursor
@@ -321,7 +363,13 @@ class _Run:
         o, cursor = self.o, self.plan.cursor
         if cursor is None or o.job.mode != "incremental":
             return None
+        if self.ledger is not None and self.ledger.latest() is not None:
+            text = self.ledger.cursor()
+            return None if text is None else _decode(text, cursor.ltype)
+        # no ledger entry yet: a checkpoint kept by an earlier version in the state table
         state, p = o.tgt.table_sql(self.state), o.tgt.param
+        if self.ledger is not None and o.tgt.columns(o.tgt_conn, self.state) is None:
+            return None
         text = o.tgt.scalar(
             o.tgt_conn, f"SELECT cursor_value FROM {state} WHERE job = {p}", (self.plan.job,)
         )

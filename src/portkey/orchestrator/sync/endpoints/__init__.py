@@ -14,6 +14,7 @@ REGISTRY: dict[str, str] = {
     "mysql": "portkey.orchestrator.sync.endpoints.mysql:MySQLEndpoint",
     "chdb": "portkey.orchestrator.sync.endpoints.chdb:ChDBEndpoint",
     "snowflake": "portkey.orchestrator.sync.endpoints.snowflake:SnowflakeEndpoint",
+    "trino": "portkey.orchestrator.sync.endpoints.trino:TrinoEndpoint",
 }
 
 

@@ -133,6 +133,16 @@ class Endpoint(ABC):
     direct_writes = True
     #: how a staging table is created (it never has to outlive a crash: a rerun rebuilds it)
     staging_create = "CREATE TABLE"
+    #: rows and checkpoint commit in one transaction; False: the checkpoint is a ledger of
+    #: one-statement steps and a killed apply is finished by the next run (sync/ledger.py)
+    atomic_commit = True
+
+    def ledger_create_sql(self, table_sql: str) -> str:
+        """DDL of the ledger table (sync/ledger.py): job, seq, entry (JSON text)."""
+        return (
+            f"CREATE TABLE IF NOT EXISTS {table_sql} "
+            "(job VARCHAR(200) NOT NULL, seq BIGINT NOT NULL, entry TEXT NOT NULL)"
+        )
 
     def staging_name(self, target: str) -> str:
         return target + "__portkey_stg"

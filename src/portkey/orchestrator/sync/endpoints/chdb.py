@@ -5,12 +5,10 @@ ClickHouse has no multi-statement transactions. Inside ``transaction`` the state
 sends are not run on their tables: each table they touch gets a shadow copy (``CREATE TABLE ...
 AS``; its parts hard-linked by ``ATTACH PARTITION tuple() FROM``, or a filtered copy when the
 first statement is a DELETE), the statements run on the shadows, and the commit swaps every
-shadow in with ONE ``EXCHANGE TABLES a AND a_tx, s AND s_tx`` statement (Atomic-style database:
-each exchange is an atomic rename of metadata), targets before the checkpoint table. A kill
-before the exchange leaves target and checkpoint as they were (the shadows are dropped by the
-next run); the server applies the pairs of that one statement one after another, so a kill in
-the microseconds between them leaves new rows with the old checkpoint: upserts and full
-replaces rerun to the same result, an append would deliver that run's rows again.
+shadow in with one ``EXCHANGE TABLES a AND a_tx`` statement (Atomic-style database: an atomic
+rename of metadata). The server applies the pairs of one EXCHANGE one after another, so the
+checkpoint is not swapped in with the rows: it is a ledger of one-statement steps
+(sync/ledger.py), and a run killed between the rows and the checkpoint is finished by the next.
 """
 
 from __future__ import annotations
@@ -118,6 +116,8 @@ class ChDBEndpoint(Endpoint):
     settings: ChDBEngine
     #: every run stages first: there is no transaction to roll a half-written append back
     direct_writes = False
+    #: one EXCHANGE of target and checkpoint is applied pair by pair: a ledger instead
+    atomic_commit = False
     #: ClickHouse String holds bytes, but its Arrow output is utf8 text: not exact yet
     unreadable = ("binary",)
 
@@ -221,6 +221,12 @@ class ChDBEndpoint(Endpoint):
         self, table: str, columns: Sequence[tuple[str, str]], *, staging: bool = False
     ) -> str:
         return super().create_sql(table, columns) + " ENGINE = MergeTree ORDER BY tuple()"
+
+    def ledger_create_sql(self, table_sql: str) -> str:
+        return (
+            f"CREATE TABLE IF NOT EXISTS {table_sql} (job String, seq Int64, entry String) "
+            "ENGINE = MergeTree ORDER BY (job, seq)"
+        )
 
     def alter_sql(self, table: str, column: str, ddl: str) -> str | None:
         return f"ALTER TABLE {self.table_sql(table)} MODIFY COLUMN {self.quote(column)} {ddl}"

@@ -94,7 +94,7 @@ class MySQLEndpoint(Endpoint):
             connect_timeout=10,
             autocommit=True,
             charset="utf8mb4",
-            local_infile=True,
+            local_infile=s.local_infile,
         )
         conn._portkey_infile = None  # no local file may be read but a batch being loaded
         self.execute(conn, "SET time_zone = '+00:00'")
@@ -167,7 +167,7 @@ class MySQLEndpoint(Endpoint):
     def write(self, conn: Any, table: str, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
             return
-        if conn not in self._no_load:
+        if self.settings.local_infile and conn not in self._no_load:
             try:
                 self._load(conn, table, batch)
                 return
