@@ -167,3 +167,47 @@ def test_unknown_job_is_a_404_error(env: Env) -> None:
 
     with pytest.raises(NotFound, match="no sync job 'nope'"):
         Runner(env.settings()).run("nope")
+
+
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+def test_duckdb_writes_straight_into_the_target_all_or_nothing(
+    env: Env, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Appends and full replaces into DuckDB skip the staging table: a run that dies after
+    writing rows leaves target and checkpoint as they were; the rerun moves each row
+    once."""
+    from portkey.orchestrator.sync.endpoints import duckdb as duck_endpoint
+
+    _events(env)
+    job = {
+        "source": {"engine": "pg", "table": f"{env.schema}.ev"},
+        "target": {"engine": "duck", "table": "main.ev"},
+        "mode": mode,
+        "verify": "checksums",
+    }
+    if mode == "incremental":
+        job["cursor"] = "id"
+    runner = Runner(env.settings(job=job))
+    assert runner.run("job").rows_written == 100
+    env.pg.execute(
+        f"INSERT INTO {env.schema}.ev SELECT g, now(), 'n' FROM generate_series(101, 150) g"
+    )
+    real = duck_endpoint.DuckDBEndpoint.write
+    written: list[int] = []
+
+    def dies_after_writing(self: object, conn: object, table: str, batch: object) -> None:
+        real(self, conn, table, batch)  # type: ignore[arg-type]
+        written.append(1)
+        raise RuntimeError("killed")  # the rows are in the target, the checkpoint not yet
+
+    monkeypatch.setattr(duck_endpoint.DuckDBEndpoint, "write", dies_after_writing)
+    with pytest.raises(RuntimeError, match="killed"):
+        runner.run("job")
+    monkeypatch.undo()
+    assert written and _duck(env, "SELECT count(*) FROM ev") == [(100,)]  # rolled back
+    assert _duck(env, "SELECT count(*) FROM information_schema.tables WHERE table_name "
+                 "LIKE '%portkey_stg%'") == [(0,)]  # fmt: skip
+    result = runner.run("job")
+    assert result.status == "succeeded", result.verification
+    assert result.rows_written == (150 if mode == "full" else 50)
+    assert _duck(env, "SELECT count(*), count(DISTINCT id) FROM ev") == [(150, 150)]
