@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import psycopg
 import pytest
 
 from portkey.orchestrator.engines import create_engine
@@ -52,3 +54,40 @@ def test_values_no_arrow_type_holds_are_fetched_as_rows(pg: object) -> None:
 def test_an_empty_answer_keeps_its_columns(pg: object) -> None:
     table = pg.fetch("SELECT 1::int8 AS a, 'x'::text AS b WHERE false").table  # type: ignore[attr-defined]
     assert table.num_rows == 0 and table.column_names == ["a", "b"]
+
+
+def _backend(engine: object) -> int:
+    table = engine.fetch("SELECT pg_backend_pid() AS pid").table  # type: ignore[attr-defined]
+    return int(table.column("pid")[0].as_py())
+
+
+def _fresh() -> object:
+    settings = DataSettings.model_validate({"engines": {"pg": {"type": "postgres", "dsn": PG_DSN}}})
+    return create_engine("pg", settings.engines["pg"])
+
+
+def test_fetches_reuse_a_pooled_session_that_is_left_clean() -> None:
+    engine = _fresh()
+    first = _backend(engine)
+    assert _backend(engine) == first  # no new connection (and login) per fragment
+    read_only = engine.fetch("SHOW transaction_read_only").table  # type: ignore[attr-defined]
+    assert read_only.column(0).to_pylist() == ["on"]
+    with pytest.raises(Exception, match="statement timeout"):
+        engine.fetch("SELECT pg_sleep(2)", timeout_s=0.2)  # type: ignore[attr-defined]
+    assert _backend(engine) != first  # the session of a failed fetch is not reused
+
+
+def test_a_pooled_session_the_server_closed_is_not_handed_out() -> None:
+    engine = _fresh()
+    pid = _backend(engine)
+    with psycopg.connect(PG_DSN, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    deadline = time.monotonic() + 5
+    while True:  # the server closes the socket a moment after it answers
+        with psycopg.connect(PG_DSN, autocommit=True) as admin:
+            gone = not admin.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)
+            ).fetchall()
+        if gone or time.monotonic() > deadline:
+            break
+    assert _backend(engine) != pid  # a fresh session, not a 503

@@ -141,12 +141,20 @@ class Engine(ABC):
     unreachable: tuple[type[BaseException], ...] = ()
     #: the adapter can load shipped join keys into a session-scoped temporary table
     holds_keys: bool = False
+    #: connections kept for the next fetch once one ends cleanly (0: a new one each time);
+    #: an adapter sets it when ``_reusable`` can tell a clean connection
+    pool_size: int = 0
+    #: seconds an idle pooled connection may wait before it is closed instead of reused
+    pool_idle_s: float = 60.0
 
     def __init__(self, name: str, settings: _Engine) -> None:
         self.name = name
         self.settings = settings
         self._active: dict[int, Any] = {}
         self._lock = threading.Lock()
+        self._idle: list[tuple[float, Any]] = []
+        #: connections a fetch left unclean (a temporary table it could not drop)
+        self._dirty: set[int] = set()
 
     # -- what an adapter implements --------------------------------------------------------
     @abstractmethod
@@ -168,6 +176,16 @@ class Engine(ABC):
     def _is_timeout(self, exc: BaseException) -> bool:
         return False
 
+    def _reusable(self, conn: Any) -> bool:
+        """Whether ``conn``, after a fetch that ended without an error, is clean for the next
+        one (no open transaction, no temporary table left, not broken)."""
+        return False
+
+    def _alive(self, conn: Any) -> bool:
+        """Whether an idle pooled connection may still be used (checked without a round trip
+        where the adapter can, e.g. the server closed the socket)."""
+        return True
+
     def _load_keys(self, conn: Any, shipment: Shipment, timeout_s: float) -> None:
         """Create ``shipment.name`` as a temporary table of this session and load its keys."""
         raise NotImplementedError(f"{type(self).__name__} cannot hold shipped keys")
@@ -184,22 +202,74 @@ class Engine(ABC):
     # -- shared ---------------------------------------------------------------------------
     @contextmanager
     def _connection(self) -> Iterator[Any]:
-        try:
-            conn = self._connect()
-        except self.unreachable as exc:
-            raise EngineUnavailable(
-                f"engine {self.name!r} is unreachable: {_first_line(exc)}",
-                code="engine_unavailable",
-                param=self.name,
-            ) from exc
+        conn = self._pooled()
+        if conn is None:
+            try:
+                conn = self._connect()
+            except self.unreachable as exc:
+                raise EngineUnavailable(
+                    f"engine {self.name!r} is unreachable: {_first_line(exc)}",
+                    code="engine_unavailable",
+                    param=self.name,
+                ) from exc
         key = id(conn)
         with self._lock:
             self._active[key] = conn
+        clean = False
         try:
             yield conn
+            clean = True
         finally:
             with self._lock:
                 self._active.pop(key, None)
+            if not (clean and self._give_back(conn)):
+                with suppress(Exception):
+                    conn.close()
+
+    def _pooled(self) -> Any:
+        """An idle pooled connection, or None (stale ones are closed on the way)."""
+        now = time.monotonic()
+        stale, found = [], None
+        with self._lock:
+            stale = [c for t, c in self._idle if now - t > self.pool_idle_s]
+            self._idle = [(t, c) for t, c in self._idle if now - t <= self.pool_idle_s]
+            while self._idle and found is None:
+                _, conn = self._idle.pop()
+                if self._check_alive(conn):
+                    found = conn
+                else:
+                    stale.append(conn)
+        for conn in stale:
+            with suppress(Exception):
+                conn.close()
+        return found
+
+    def _check_alive(self, conn: Any) -> bool:
+        try:
+            return self._alive(conn)
+        except Exception:
+            return False
+
+    def _give_back(self, conn: Any) -> bool:
+        if not self.pool_size or id(conn) in self._dirty:
+            self._dirty.discard(id(conn))
+            return False
+        try:
+            if not self._reusable(conn):
+                return False
+        except Exception:
+            return False
+        with self._lock:
+            if len(self._idle) >= self.pool_size:
+                return False
+            self._idle.append((time.monotonic(), conn))
+        return True
+
+    def close_idle(self) -> None:
+        """Close every pooled connection (the engine stays usable)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for _, conn in idle:
             with suppress(Exception):
                 conn.close()
 
@@ -252,8 +322,10 @@ class Engine(ABC):
                     return self._run(conn, sql, limit)
                 finally:
                     for shipment in loaded:
-                        with suppress(Exception):
+                        try:
                             self._drop_keys(conn, shipment)
+                        except Exception:
+                            self._dirty.add(id(conn))  # never handed out again
 
         table = self._guard(run)
         return Fetched(table, time.perf_counter() - start)

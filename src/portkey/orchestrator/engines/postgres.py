@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
+import select
+from typing import Any, LiteralString
 
 import psycopg
 import pyarrow as pa
@@ -32,11 +33,22 @@ class Postgres(Engine):
     settings: PostgresEngine
     unreachable = (psycopg.OperationalError,)
     holds_keys = True
+    pool_size = 8
 
     def _connect(self) -> Any:
         conn = psycopg.connect(self.settings.dsn, connect_timeout=10, autocommit=False)
         conn.read_only = True
         return conn
+
+    def _alive(self, conn: Any) -> bool:
+        # an idle session has nothing to read: readable means the server closed it (or sent a
+        # notice we would misread): not reused
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        return not readable
+
+    def _reusable(self, conn: Any) -> bool:
+        idle = psycopg.pq.TransactionStatus.IDLE
+        return bool(not conn.closed and not conn.broken and conn.info.transaction_status == idle)
 
     def _interrupt(self, conn: Any) -> None:
         conn.cancel_safe(timeout=2.0)
@@ -44,14 +56,19 @@ class Postgres(Engine):
     def _is_timeout(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.errors.QueryCanceled)
 
-    def _prepare(self, cur: Any, timeout_s: float) -> None:
-        cur.execute(
+    def _prepare(self, cur: Any, timeout_s: float, *more: LiteralString) -> None:
+        """The transaction's settings, sent in one round trip (``more``: further SET LOCALs)."""
+        parts: list[pgsql.Composable] = [
             pgsql.SQL("SET LOCAL statement_timeout = {}").format(
                 pgsql.Literal(f"{int(timeout_s * 1000)}ms")
             )
-        )
+        ]
         if self.settings.role:
-            cur.execute(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(self.settings.role)))
+            parts.append(
+                pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(self.settings.role))
+            )
+        parts += [pgsql.SQL(m) for m in more]
+        cur.execute(pgsql.SQL("; ").join(parts))
 
     def _run(self, conn: Any, sql: str, timeout_s: float) -> pa.Table:
         """The answer as CSV over ``COPY (sql) TO STDOUT``, parsed by Arrow's C++ reader with
@@ -59,9 +76,9 @@ class Postgres(Engine):
         the reader cannot parse exactly fall back to fetching rows."""
         try:
             with conn.cursor() as cur:
-                self._prepare(cur, timeout_s)
-                cur.execute("SET LOCAL TimeZone = 'UTC'")
-                cur.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+                self._prepare(
+                    cur, timeout_s, "SET LOCAL TimeZone = 'UTC'", "SET LOCAL DateStyle = 'ISO, YMD'"
+                )
                 if not _QUERY.match(sql):  # EXPLAIN (or anything else): run as it is
                     cur.execute(sql.encode())
                     names = [d.name for d in cur.description or []]
