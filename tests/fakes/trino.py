@@ -95,8 +95,9 @@ def _encode(value: Any) -> Any:
         return str(value)
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") + " UTC"
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+            plain = value.astimezone(UTC).replace(tzinfo=None)
+            return plain.isoformat(sep=" ", timespec="microseconds") + " UTC"
+        return value.isoformat(sep=" ", timespec="microseconds")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bytes):

@@ -63,6 +63,11 @@ class TrinoEndpoint(Endpoint):
     direct_writes = False
     atomic_commit = False
 
+    def __init__(self, name: str, settings: TrinoEngine) -> None:
+        super().__init__(name, settings)
+        #: table -> its columns' declared types, for the literals' casts
+        self._declared: dict[str, dict[str, str]] = {}
+
     def connect(self) -> Any:
         s = self.settings
         auth = trino.auth.BasicAuthentication(s.user, s.password) if s.password else None
@@ -192,8 +197,11 @@ class TrinoEndpoint(Endpoint):
         self.execute(conn, head + ", ".join(texts[start:]))
 
     def _ddls(self, conn: Any, table: str, schema: pa.Schema) -> list[str]:
-        """The target columns' declared types (the literals are cast to exactly those)."""
-        declared = dict(self.columns(conn, table) or [])
+        """The target columns' declared types (the literals are cast to exactly those),
+        looked up once per table."""
+        declared = self._declared.get(table)
+        if declared is None:
+            declared = self._declared[table] = dict(self.columns(conn, table) or [])
         out = []
         for field in schema:
             spelled_type = declared.get(field.name)
@@ -277,9 +285,11 @@ def _timestamps(col: pa.Array) -> pa.Array:
 
 
 def _timestamp(value: datetime, zoned: bool) -> str:
+    """``YYYY-MM-DD HH:MM:SS.ffffff`` (years below 1000 zero-padded, unlike strftime's)."""
     if zoned:
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") + " UTC"
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        plain = value.astimezone(UTC).replace(tzinfo=None)
+        return plain.isoformat(sep=" ", timespec="microseconds") + " UTC"
+    return value.isoformat(sep=" ", timespec="microseconds")
 
 
 def _float(value: float) -> str:
