@@ -55,7 +55,7 @@ def wait_port(port: int, timeout_s: float = 300) -> None:
 def run(config: str | None, requests: int, upstream: int, workdir: str) -> int:
     """Total instructions of a gateway that served ``requests`` chat completions."""
     port = free_port()
-    out = os.path.join(workdir, f"cg-{config is not None}-{requests}.%p")
+    out = os.path.join(workdir, f"cg-{Path(config).stem if config else 'default'}-{requests}.%p")
     env = {k: v for k, v in os.environ.items() if k not in ("PORTKEY_CONFIG",)}
     env["PORTKEY_DATA_DIR"] = tempfile.mkdtemp(prefix="portkey-cg-")
     # numpy's OpenBLAS threads spin for a while after the import (tens of millions of
@@ -99,6 +99,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=200)
     parser.add_argument("--large", type=int, default=1200)
+    parser.add_argument("--keep", help="keep the callgrind out files in this folder")
+    parser.add_argument(
+        "--only", choices=("off", "on"), help="measure one setup (the other reads as n/a)"
+    )
     args = parser.parse_args()
     upstream = free_port()
     canned = subprocess.Popen(
@@ -108,10 +112,14 @@ def main() -> None:
     )
     try:
         wait_port(upstream, 30)
-        workdir = tempfile.mkdtemp(prefix="portkey-callgrind-")
-        per_request: dict[str, float] = {}
+        if args.keep:
+            os.makedirs(args.keep, exist_ok=True)
+        workdir = args.keep or tempfile.mkdtemp(prefix="portkey-callgrind-")
+        per_request: dict[str, float] = {"off": float("nan"), "on": float("nan")}
         setups = (("off", "bench/observe_off.yaml"), ("on", "bench/observe_on.yaml"))
         for name, config in ((n, str(ROOT / c)) for n, c in setups):
+            if args.only and name != args.only:
+                continue
             small = run(config, args.small, upstream, workdir)
             large = run(config, args.large, upstream, workdir)
             per_request[name] = (large - small) / (args.large - args.small)

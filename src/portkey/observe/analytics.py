@@ -131,7 +131,7 @@ class Analytics:
     def __init__(self, db: Database, rollups: bool = True) -> None:
         self.db = db
         self.dialect = DIALECTS[db.dialect]
-        self.rollups = Rollups(db) if rollups else None
+        self.rollups = Rollups.of(db) if rollups else None
 
     def _where(self, window: Window, extra: str = "", col: str = "ts") -> tuple[str, list[Any]]:
         conditions = [f"{col} >= ?", f"{col} < ?", *(f"{k} = ?" for k, _ in window.filters)]

@@ -61,13 +61,9 @@ IMAGE_TOKENS = 1000  # a guess per image part: reservations are corrected after 
 MESSAGE_TOKENS = 4  # role and framing per message
 
 
-@dataclass(frozen=True, slots=True)
-class _Counts:
-    input: int  # every input token, cache reads and writes included
-    output: int  # every output token, reasoning included
-    cache_read: int
-    cache_write: int
-    reasoning: int
+#: (input, output, cache_read, cache_write, reasoning) token counts: every input token (cache
+#: reads and writes included), every output token (reasoning included), then the parts
+_Counts = tuple[int, int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,17 +76,18 @@ class _Rates:
     cache_write: float
 
     def cost(self, n: _Counts) -> float:
-        plain = max(0, n.input - n.cache_read - n.cache_write)
+        total_in, output, read, write, _ = n
+        plain = total_in - read - write
         return (
-            plain * self.input
-            + n.cache_read * self.cache_read
-            + n.cache_write * self.cache_write
-            + n.output * self.output
+            (plain if plain > 0 else 0) * self.input
+            + read * self.cache_read
+            + write * self.cache_write
+            + output * self.output
         ) / 1_000_000
 
 
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    return value if type(value) is int and value > 0 else 0
 
 
 def _detail(usage: Mapping[str, Any], name: str, field: str) -> int:
@@ -99,11 +96,18 @@ def _detail(usage: Mapping[str, Any], name: str, field: str) -> int:
 
 
 def _counts(usage: Mapping[str, Any]) -> _Counts:
-    write = _int(usage.get("cache_creation_input_tokens")) or _detail(
-        usage, "prompt_tokens_details", "cache_creation_tokens"
-    )
+    """The token counts of OpenAI- or Anthropic-shaped usage, clamped to be consistent."""
+    # type() is: bools and int subclasses are no token counts (a cheap test, on the hot path)
+    write = usage.get("cache_creation_input_tokens")
+    prompt_details = usage.get("prompt_tokens_details")
+    if not isinstance(prompt_details, dict):
+        prompt_details = None
+    if type(write) is not int or write <= 0:
+        write = 0
+        if prompt_details is not None:
+            write = _int(prompt_details.get("cache_creation_tokens"))
     if "prompt_tokens" in usage or "completion_tokens" in usage:
-        read = _detail(usage, "prompt_tokens_details", "cached_tokens")
+        read = 0 if prompt_details is None else _int(prompt_details.get("cached_tokens"))
         total_in = _int(usage.get("prompt_tokens"))
         output = _int(usage.get("completion_tokens"))
         reasoning = _detail(usage, "completion_tokens_details", "reasoning_tokens")
@@ -112,8 +116,11 @@ def _counts(usage: Mapping[str, Any]) -> _Counts:
         total_in = _int(usage.get("input_tokens")) + read + write
         output = _int(usage.get("output_tokens"))
         reasoning = 0
-    read = min(read, total_in)
-    return _Counts(total_in, output, read, min(write, total_in - read), min(reasoning, output))
+    if read > total_in:
+        read = total_in
+    if write > total_in - read:
+        write = total_in - read
+    return total_in, output, read, write, reasoning if reasoning < output else output
 
 
 def _flat_rates(price: ModelPrice) -> _Rates | None:
@@ -159,12 +166,14 @@ def cost_usd(
     model: str,
     usage: Mapping[str, Any],
     overrides: Mapping[str, Mapping[str, float]] | None = None,
+    at: float | None = None,
 ) -> float | None:
     """USD for ``usage`` of ``model`` at ``provider_id``; None when no price is known.
 
     ``overrides`` maps a model name to its own prices, USD per million tokens:
     ``{"input": 2.5, "output": 10, "cached_input": 1.25}`` (``cached_input`` and
-    ``cache_write`` default to ``input``); an override wins over the tables.
+    ``cache_write`` default to ``input``); an override wins over the tables. ``at``: when
+    (epoch seconds; default now), for prices that change on a date.
     """
     try:
         counts = _counts(usage)
@@ -173,15 +182,17 @@ def cost_usd(
         provider = PRICES_PROVIDER.get(provider_id)
         if provider is None or not model:
             return None
-        price = _price(provider, model.lower(), int(time.time() // 3600))
+        hour = int((time.time() if at is None else at) // 3600)
+        price = _price(provider, model.lower(), hour)
         if price is None or isinstance(price, _Rates):
             return None if price is None else price.cost(counts)
+        total_in, output, read, write, reasoning = counts
         reported = Usage(
-            input_tokens=counts.input,
-            output_tokens=counts.output,
-            cache_read_tokens=counts.cache_read or None,
-            cache_write_tokens=counts.cache_write or None,
-            output_reasoning_tokens=counts.reasoning or None,
+            input_tokens=total_in,
+            output_tokens=output,
+            cache_read_tokens=read or None,
+            cache_write_tokens=write or None,
+            output_reasoning_tokens=reasoning or None,
         )
         return float(price.calc_price(reported)["total_price"])
     except Exception:  # a price must never fail a request

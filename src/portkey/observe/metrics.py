@@ -11,6 +11,10 @@ from __future__ import annotations
 import threading
 from collections import Counter as Counter_
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from itertools import compress, filterfalse, repeat
+from operator import attrgetter, is_, is_not, itemgetter, truediv, truth
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
@@ -25,6 +29,32 @@ OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 REJECTIONS = frozenset({"rate_limit_error", "budget_exceeded", "authentication_error"})
 TOKEN_KINDS = ("prompt", "completion", "cached", "reasoning")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_REQUEST = attrgetter("provider", "model", "status")
+_PROVIDER = attrgetter("provider")
+_MODEL = attrgetter("provider", "model")
+_LATENCY = attrgetter("latency_ms")
+_OVERHEAD = attrgetter("overhead_ms")
+_TTFT = attrgetter("ttft_ms")
+_CACHE = attrgetter("cache_status")
+_ATTEMPTS = attrgetter("attempts")
+_ERROR = attrgetter("error_type")
+_GUARD = attrgetter("guard")
+_USAGE = attrgetter("usage")
+_COST = attrgetter("cost")
+_IS_NONE = partial(is_, None)
+_HAS = partial(is_not, None)
+K = TypeVar("K")
+
+
+def _group(batch: list[Pending], key: Callable[[Pending], K]) -> list[tuple[K, list[Pending]]]:
+    """``batch`` split by ``key`` (one C-level pass when, as usual, all share one key)."""
+    keys = set(map(key, batch))
+    if len(keys) == 1:
+        return [(keys.pop(), batch)]
+    groups: dict[K, list[Pending]] = {}
+    for p in batch:
+        groups.setdefault(key(p), []).append(p)
+    return list(groups.items())
 
 
 class _Bounded:
@@ -131,53 +161,60 @@ class Metrics:
         self.connections.labels("idle").set_function(lambda: float(usage()[1]))
 
     def observe(self, batch: Iterable[Pending]) -> None:
-        """Count a batch of finished requests."""
-        # sums per label set first: one inc() (a lock) per set and batch, not per request
-        requests: Counter_[tuple[str, str, int]] = Counter_()
-        cache: Counter_[str] = Counter_()
-        #: (provider, model) -> [prompt, completion, cached, reasoning tokens, cost]
-        per_model: dict[tuple[str, str], list[float]] = {}
+        """Count a batch of finished requests.
+
+        Per request only C-level passes run (``map``/``Counter`` over attribute getters);
+        Python code runs per distinct label set, and per request only for the rare ones
+        with failed attempts, refusals or guardrails. One ``inc()`` (a lock) per label set."""
+        batch = list(batch)
+        if not batch:
+            return
+        names: dict[str | None, str] = {}  # model -> its bounded label, for this batch
+        requests: dict[tuple[str, ...], float] = {}
+        for (provider, model, status), n in Counter_(map(_REQUEST, batch)).items():
+            label = names.get(model)
+            if label is None:
+                label = names[model] = self.model(model)
+            key = (provider or "none", label, str(status))
+            requests[key] = requests.get(key, 0) + n
         latency: dict[tuple[str, ...], list[float]] = {}
         overhead: dict[tuple[str, ...], list[float]] = {}
         ttft: dict[tuple[str, ...], list[float]] = {}
-        names: dict[str | None, str] = {}  # model -> its bounded label, for this batch
-        for p in batch:
-            provider = p.provider or "none"
-            model = names.get(p.model)
-            if model is None:
-                model = names[p.model] = self.model(p.model)
-            requests[(provider, model, p.status)] += 1
-            by = (provider,)
-            into = latency.get(by)
-            if into is None:
-                into = latency[by] = []
-                overhead[by] = []
-            into.append(p.latency_ms / 1000)
-            overhead[by].append(p.overhead_ms / 1000)
-            if p.ttft_ms is not None:
-                ttft.setdefault(by, []).append(p.ttft_ms / 1000)
-            cache[p.cache_status] += 1
-            if p.usage or p.cost:
-                sums = per_model.get((provider, model))
-                if sums is None:
-                    sums = per_model[(provider, model)] = [0.0] * 5
-                if p.usage:
-                    prompt, completion, cached, reasoning = counts(p)
-                    sums[0] += prompt
-                    sums[1] += completion
-                    sums[2] += cached
-                    sums[3] += reasoning
-                if p.cost:
-                    sums[4] += p.cost
-            if p.attempts or p.error_type in REJECTIONS:
-                self._attempts(p)
-            if p.guard is not None:
-                self._guarded(p)
+        for provider, group in _group(batch, _PROVIDER):
+            by = (provider or "none",)
+            latency.setdefault(by, []).extend(map(truediv, map(_LATENCY, group), repeat(1000)))
+            overhead.setdefault(by, []).extend(map(truediv, map(_OVERHEAD, group), repeat(1000)))
+            seen = list(filterfalse(_IS_NONE, map(_TTFT, group)))
+            if seen:
+                ttft.setdefault(by, []).extend(map(truediv, seen, repeat(1000)))
         self.latency.observe_many(latency)
         self.overhead.observe_many(overhead)
         self.ttft.observe_many(ttft)
-        self._add(self.requests, {(pr, m, str(st)): n for (pr, m, st), n in requests.items()})
-        self._add(self.cache, {(status,): n for status, n in cache.items()})
+        self._add(self.requests, requests)
+        self._add(self.cache, {(status,): n for status, n in Counter_(map(_CACHE, batch)).items()})
+        self._usage(batch, names)
+        attempts = set(compress(range(len(batch)), map(_ATTEMPTS, batch)))
+        attempts.update(
+            compress(range(len(batch)), map(REJECTIONS.__contains__, map(_ERROR, batch)))
+        )
+        for i in sorted(attempts):
+            self._attempts(batch[i])
+        for p in compress(batch, map(_HAS, map(_GUARD, batch))):
+            self._guarded(p)
+
+    def _usage(self, batch: list[Pending], names: Mapping[str | None, str]) -> None:
+        """Token and cost sums per (provider, model) (records without usage add zeros)."""
+        per_model: dict[tuple[str, str], list[float]] = {}
+        for (provider, model), group in _group(batch, _MODEL):
+            counted = list(map(counts, compress(group, map(truth, map(_USAGE, group)))))
+            sums = [float(sum(map(itemgetter(i), counted))) for i in range(4)]
+            sums.append(sum(filter(None, map(_COST, group)), 0.0))
+            key = (provider or "none", names.get(model) or self.model(model))
+            into = per_model.get(key)
+            if into is None:
+                per_model[key] = sums
+            else:
+                per_model[key] = [a + b for a, b in zip(into, sums, strict=True)]
         self._publish_usage(per_model)
 
     def _publish_usage(self, per_model: Mapping[tuple[str, str], list[float]]) -> None:

@@ -1,7 +1,7 @@
 """One request's log record: captured cheaply on the hot path, turned into a row off it.
 
-On the hot path ``finished`` keeps references and two clock readings (a tuple); in the
-writer's thread ``Finished.resolve`` derives the ``Pending`` record from them and ``to_row`` applies the
+On the hot path ``finished`` keeps references and one clock reading (a tuple); in the
+writer's thread ``resolve`` derives the ``Pending`` record from them and ``to_row`` applies the
 body policy: ``off`` stores no body, ``hashed`` a SHA-256 of
 it, ``full`` the body cut at ``max_body_bytes`` with every secret-looking value masked. Headers
 are never stored, so ``Authorization`` and provider keys cannot reach the log.
@@ -17,7 +17,8 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from time import perf_counter as _clock
+from typing import Any
 
 import orjson
 
@@ -110,30 +111,30 @@ def counts(pending: Pending) -> tuple[int, int, int, int]:
 
 
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def _detail(usage: Mapping[str, Any], name: str, field: str) -> int:
-    details = usage.get(name)
-    return _int(details.get(field)) if isinstance(details, dict) else 0
+    return value if type(value) is int and value > 0 else 0
 
 
 def tokens(usage: Mapping[str, Any] | None) -> tuple[int, int, int, int]:
     """(prompt, completion, cached, reasoning) from OpenAI- or Anthropic-shaped usage."""
+    # flat on purpose (once per record): ``type() is int`` also keeps bools out
     if not usage:
         return 0, 0, 0, 0
+    get = usage.get
     if "prompt_tokens" in usage or "completion_tokens" in usage:
+        prompt, completion = get("prompt_tokens"), get("completion_tokens")
+        details = get("prompt_tokens_details")
+        cached = details.get("cached_tokens") if isinstance(details, dict) else 0
+        details = get("completion_tokens_details")
+        reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else 0
         return (
-            _int(usage.get("prompt_tokens")),
-            _int(usage.get("completion_tokens")),
-            _detail(usage, "prompt_tokens_details", "cached_tokens"),
-            _detail(usage, "completion_tokens_details", "reasoning_tokens"),
+            prompt if type(prompt) is int and prompt > 0 else 0,
+            completion if type(completion) is int and completion > 0 else 0,
+            cached if type(cached) is int and cached > 0 else 0,
+            reasoning if type(reasoning) is int and reasoning > 0 else 0,
         )
-    cached = _int(usage.get("cache_read_input_tokens"))
-    prompt = (
-        _int(usage.get("input_tokens")) + cached + _int(usage.get("cache_creation_input_tokens"))
-    )
-    return prompt, _int(usage.get("output_tokens")), cached, 0
+    cached = _int(get("cache_read_input_tokens"))
+    prompt = _int(get("input_tokens")) + cached + _int(get("cache_creation_input_tokens"))
+    return prompt, _int(get("output_tokens")), cached, 0
 
 
 def redact(body: bytes) -> bytes:
@@ -151,33 +152,56 @@ def stored_body(body: bytes | None, policy: str, limit: int) -> str | None:
 
 
 _SEQUENCE = itertools.count()
-_random = random.Random(os.urandom(16))  # seeded per process, forked workers included
-os.register_at_fork(after_in_child=lambda: _random.seed(os.urandom(16)))
+
+
+def _tail() -> str:
+    return "-%06x" % random.SystemRandom().getrandbits(24)  # noqa: UP031
+
+
+#: a random tail per process (forked workers draw their own): it tells replicas apart, the
+#: counter tells a process's rows apart
+_TAIL = [_tail()]
+os.register_at_fork(after_in_child=lambda: _TAIL.__setitem__(0, _tail()))
 
 
 def new_id(ts: float) -> str:
     """Time-ordered text id: epoch nanoseconds (zero-padded), a per-process counter, random."""
-    # the random tail tells replicas apart; getrandbits, not urandom: no syscall per row;
     # %-formatting (``%d`` truncates the float as int() would): half an f-string's work
-    return "%020d-%06d-%06x" % (  # noqa: UP031 - see above
-        ts * 1e9,
-        next(_SEQUENCE) % 1_000_000,
-        _random.getrandbits(24),
-    )
+    return "%020d-%06d" % (ts * 1e9, next(_SEQUENCE) % 1_000_000) + _TAIL[0]  # noqa: UP031
+
+
+#: (target, provider, status) -> the ``attempts`` JSON of a request answered at the first try
+_ANSWERED: dict[tuple[str | None, str | None, int], str] = {}
+_MAX_ANSWERED = 4096
 
 
 def _attempts(pending: Pending) -> str:
+    target = pending.target
+    answered = target is not None and pending.error_type is None
+    if not pending.attempts:
+        if not answered:
+            return "[]"
+        key = (target, pending.provider, pending.status)
+        found = _ANSWERED.get(key)
+        if found is None:
+            found = orjson.dumps(
+                [dict(zip(("target", "provider", "status"), key, strict=True))]
+            ).decode()
+            if len(_ANSWERED) < _MAX_ANSWERED:
+                _ANSWERED[key] = found
+        return found
     tried = [a.to_dict() if hasattr(a, "to_dict") else a for a in pending.attempts]
-    if pending.target is not None and pending.error_type is None:
-        tried.append(
-            {"target": pending.target, "provider": pending.provider, "status": pending.status}
-        )
+    if answered:
+        tried.append({"target": target, "provider": pending.provider, "status": pending.status})
     return orjson.dumps(tried).decode()
 
 
 def to_row(pending: Pending, policy: str, limit: int) -> tuple[Any, ...]:
     """The ``request_logs`` row (in ``COLUMNS`` order)."""
-    prompt, completion, cached, reasoning = counts(pending)
+    found = pending.counts
+    if found is None:
+        found = pending.counts = tokens(pending.usage)
+    prompt, completion, cached, reasoning = found
     metadata, guard = pending.metadata, pending.guard
     if policy == "off":
         request_body = response_body = None
@@ -216,88 +240,68 @@ def to_row(pending: Pending, policy: str, limit: int) -> tuple[Any, ...]:
     )
 
 
-class Finished(NamedTuple):
-    """What the hot path keeps of a finished request: references and two clock readings.
-
-    The request's ``Call`` is not touched again once it is finished, so the ``Pending``
-    record is derived from it later, in the writer's thread (``resolve``)."""
-
-    call: Any
-    leaf: Any
-    status: int
-    usage: Mapping[str, Any] | None
-    cost: float | None
-    error: Any
-    first_token_s: float | None
-    response_body: bytes | None
-    keep_bodies: bool
-    ended: float  # perf_counter
-    ended_wall: float  # time.time()
-
-    def resolve(self) -> Pending:
-        """The ``Pending`` record, derived from the finished ``Call`` and answering ``Leaf``."""
-        call, leaf, status, usage, cost, error, first_token_s, response_body, keep_bodies = self[:9]
-        now = self.ended
-        latency = now - call.started
-        answered = (
-            now if first_token_s is None else first_token_s
-        )  # a stream's upstream time ends there
-        attempts = call.attempts
-        provider = (
-            leaf.spec.id if leaf is not None else (attempts[-1].provider if attempts else None)
-        )
-        model = (leaf.override_params or {}).get("model") if leaf is not None else None
-        model = model or call.body.get("model")
-        control = call.control
-        key = getattr(control, "key", None)
-        ticket = call.cache
-        config = call.headers.get("x-portkey-config")
-        return Pending(
-            trace_id=call.trace_id,
-            ts=self.ended_wall - latency,
-            route=call.path,
-            stream=call.stream,
-            api_key_id=key.id if key is not None else None,
-            virtual_key=leaf.virtual_key if leaf is not None else None,
-            config=None
-            if config is None
-            else ("inline" if config.lstrip().startswith("{") else config),
-            provider=provider,
-            model=model if isinstance(model, str) else None,
-            status=status,
-            error_type=getattr(error, "type", None) if error is not None else None,
-            target=leaf.path if leaf is not None else (attempts[-1].target if attempts else None),
-            retries=call.retries,
-            attempts=attempts,
-            cache_status="DISABLED" if ticket is None else ticket.status.decode(),
-            usage=usage,
-            cost=cost,
-            ttft_ms=None if first_token_s is None else (first_token_s - call.started) * 1000,
-            latency_ms=latency * 1000,
-            overhead_ms=max(0.0, answered - call.started - call.upstream_s) * 1000,
-            metadata=call.metadata,
-            request_body=call.raw if keep_bodies else None,
-            response_body=response_body if keep_bodies else None,
-            span=call.span,
-            started=call.started,
-            attempt_started=call.attempt_started,
-            guard=call.guard,
-        )
+#: what the hot path keeps of a finished request (``ObserveService.finish``): the ``Call``, the answering
+#: ``Leaf``, status, usage, cost, error, first_token_s, response body, perf_counter at the end
+Finished = tuple[Any, Any, int, "Mapping[str, Any] | None", "float | None", Any, "float | None",
+                 "bytes | None", float]  # fmt: skip
 
 
-def finished(  # noqa: PLR0913 - the hook's flat arguments, passed through
-    call: Any,
-    leaf: Any,
-    status: int,
-    usage: Mapping[str, Any] | None,
-    cost: float | None,
-    error: Any,
-    first_token_s: float | None,
-    response_body: bytes | None,
-    keep_bodies: bool,
-) -> Finished:
-    """The hot path's share of a log record: a tuple and the time (no lookups, no JSON)."""
-    return Finished(
-        call, leaf, status, usage, cost, error, first_token_s, response_body, keep_bodies,
-        time.perf_counter(), time.time(),
-    )  # fmt: skip
+def wall_offset() -> float:
+    """``time.time() - time.perf_counter()`` now: turns a perf_counter reading into epoch
+    seconds (read once per batch, so a record needs no wall-clock reading of its own)."""
+    return time.time() - _clock()
+
+
+def resolve(item: Finished, keep_bodies: bool, offset: float) -> Pending:
+    """The ``Pending`` record of a finished request (in the writer's thread): the ``Call`` is
+    not touched again once it is finished. ``offset``: see ``wall_offset``."""
+    call, leaf, status, usage, cost, error, first_token_s, response_body, now = item
+    started = call.started
+    attempts = call.attempts
+    if leaf is not None:
+        provider = leaf.spec.id
+        override = leaf.override_params
+        model = (override.get("model") if override else None) or call.body.get("model")
+        virtual_key, target = leaf.virtual_key, leaf.path
+    else:
+        last = attempts[-1] if attempts else None
+        provider = last.provider if last is not None else None
+        target = last.target if last is not None else None
+        model, virtual_key = call.body.get("model"), None
+    key = getattr(call.control, "key", None)
+    ticket = call.cache
+    config = call.headers.get("x-portkey-config")
+    if config is not None and config.lstrip().startswith("{"):
+        config = "inline"
+    # a stream's upstream time ends at its first event
+    answered = now if first_token_s is None else first_token_s
+    overhead = answered - started - call.upstream_s
+    return Pending(
+        call.trace_id,
+        started + offset,
+        call.path,
+        call.stream,
+        None if key is None else key.id,
+        virtual_key,
+        config,
+        provider,
+        model if isinstance(model, str) else None,
+        status,
+        None if error is None else getattr(error, "type", None),
+        target,
+        call.retries,
+        attempts,
+        "DISABLED" if ticket is None else ticket.status.decode(),
+        usage,
+        cost,
+        None if first_token_s is None else (first_token_s - started) * 1000,
+        (now - started) * 1000,
+        overhead * 1000 if overhead > 0 else 0.0,
+        call.metadata,
+        call.raw if keep_bodies else None,
+        response_body if keep_bodies else None,
+        call.span,
+        started,
+        call.attempt_started,
+        call.guard,
+    )

@@ -9,23 +9,36 @@ than the oldest log row are dropped with it (retention), so analytics never outl
 Counts and sums are exact. Latency is kept as a histogram of log-spaced bins (5 % wide), so
 percentiles read from rollups are within 2.5 % of the exact ones.
 
-Refreshes run in the analytics caller's thread, at most every ``REFRESH_S`` per process, inside
-one transaction (PostgreSQL: under an advisory lock), so replicas never double count.
+The observe service runs ``RollupJob``: ``Rollups.catch_up`` every ``REFRESH_S`` in a worker
+thread, so analytics calls find the rollups ready (a store that already holds a million rows is
+back-filled there, a ``STEP_S`` transaction at a time, not in the first analytics call). An
+analytics call still refreshes on demand when the job is behind (at most every ``REFRESH_S``
+per process: ``Rollups.of`` shares one instance per database). Each step is one transaction
+(PostgreSQL: under an advisory lock), so replicas never double count. numpy is imported only
+when analytics sums histograms, not at the gateway's start.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import math
 import threading
 import time
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import orjson
 
 from portkey.store.db import Database, Tx
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger("portkey.observe")
 
 SETTLE_S = 120
 LOOKBACK_S = 900
@@ -92,6 +105,8 @@ class Histograms:
         self._singles.append(self._group(key) * BINS + latency_bin(ms))
 
     def summed(self) -> dict[tuple[Any, ...], np.ndarray[Any, np.dtype[np.int64]]]:
+        import numpy as np  # only when analytics runs
+
         size = len(self.keys) * BINS
         total = np.bincount(np.asarray(self._singles, dtype=np.int64), minlength=size)
         if self._flat:
@@ -108,10 +123,16 @@ class Histograms:
 
 def percentiles(hist: np.ndarray[Any, np.dtype[np.int64]], pcts: Iterable[int]) -> list[float]:
     """Nearest-rank percentiles of a histogram: the middle of the bin holding each rank."""
+    import numpy as np  # only when analytics runs
+
     cumulative = np.cumsum(hist)
     total = int(cumulative[-1])
     ranks = [math.ceil(p * total / 100) for p in pcts]
     return [bin_value(int(i)) for i in np.searchsorted(cumulative, ranks, side="left")]
+
+
+_SHARED: weakref.WeakKeyDictionary[Any, Rollups] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
 
 
 class Rollups:
@@ -122,6 +143,30 @@ class Rollups:
         self._lock = threading.Lock()
         self._checked = -math.inf
         self.rolled_to: float | None = None
+
+    @classmethod
+    def of(cls, db: Database) -> Rollups:
+        """The process's one ``Rollups`` of ``db`` (the job and analytics calls share it)."""
+        with _SHARED_LOCK:
+            found = _SHARED.get(db)
+            if found is None:
+                found = _SHARED[db] = cls(db)
+            return found
+
+    def catch_up(self, now: float | None = None, stop: threading.Event | None = None) -> bool:
+        """Roll up every settled minute now, one ``STEP_S`` transaction at a time; True when
+        caught up. The lock is let go between steps (analytics calls are not held up behind a
+        long backfill), and ``stop`` set ends it after the current step."""
+        while stop is None or not stop.is_set():
+            at = time.time() if now is None else now
+            with self._lock:
+                target = math.floor((at - SETTLE_S) / 60) * 60
+                with self.db.transaction() as tx:
+                    done = self._step(tx, float(target))
+                if done:
+                    self._checked = at
+                    return True
+        return False
 
     def refresh(self, now: float | None = None, force: bool = False) -> float | None:
         """Roll settled minutes up (at most every ``REFRESH_S``); returns ``rolled_to``.
@@ -218,3 +263,42 @@ def _insert(tx: Tx, table: str, width: int, rows: Sequence[Sequence[Any]]) -> No
             f"INSERT INTO {table} VALUES " + ", ".join([one] * len(chunk)),
             [v for row in chunk for v in row],
         )
+
+
+class RollupJob:
+    """``rollups.catch_up`` every ``interval_s`` in a worker thread, from ``start`` to ``close``
+    (the observe service's lifecycle), so analytics find the rollups ready."""
+
+    def __init__(self, rollups: Rollups, interval_s: float = REFRESH_S) -> None:
+        self.rollups = rollups
+        self.interval_s = interval_s
+        #: completed catch-ups (for /ready and tests)
+        self.runs = 0
+        self._stop = threading.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._running: asyncio.Future[bool] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stop.is_set():
+            self._running = loop.run_in_executor(None, self.rollups.catch_up, None, self._stop)
+            try:
+                if await asyncio.shield(self._running):
+                    self.runs += 1
+            except Exception as exc:  # a failing store: try again next time
+                log.warning("rollup refresh failed: %s", exc)
+            await asyncio.sleep(self.interval_s)
+
+    async def close(self) -> None:
+        """Stop the job; returns once its thread has finished the step it was in."""
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._running is not None and not self._running.done():
+            with contextlib.suppress(Exception):
+                await self._running

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Mapping
+from time import perf_counter as _clock
 from typing import Any
 
 from portkey.observe.alerts import AlertEngine, Budgets
@@ -14,7 +15,8 @@ from portkey.observe.health import ProviderHealth
 from portkey.observe.hook import NullObserver, Observer
 from portkey.observe.logstore import LogStore
 from portkey.observe.metrics import Metrics
-from portkey.observe.record import Finished, Pending, finished
+from portkey.observe.record import Finished, Pending, resolve
+from portkey.observe.rollup import RollupJob, Rollups
 from portkey.observe.writer import LogWriter, Sink
 from portkey.store.db import Database, open_database
 
@@ -37,6 +39,8 @@ class ObserveService:
         self.health = ProviderHealth(lambda: holder.current.file.health)
         self.alerts: AlertEngine | None = None
         self._prices_of: tuple[Any, Mapping[str, Mapping[str, float]] | None] = (None, None)
+        #: refreshes the analytics rollups of the log store in the background
+        self.rollup_job: RollupJob | None = None
 
     @classmethod
     async def start(
@@ -69,6 +73,9 @@ class ObserveService:
         writer.sinks.append(service.health.observe)
         service.alerts = AlertEngine(lambda: holder.current.file.alerts, store, budgets)
         service.alerts.start()
+        if store is not None and store.db.dialect in ("sqlite", "postgres"):
+            service.rollup_job = RollupJob(Rollups.of(store.db), logs.rollup_interval_s)
+            service.rollup_job.start()
         if tracing_on:
             from portkey.observe.tracing import Tracing  # the OTel SDK: only when exporting
 
@@ -88,10 +95,13 @@ class ObserveService:
             return 0.0
         if not usage or leaf is None:
             return None
-        model = (leaf.override_params or {}).get("model") or call.body.get("model")
+        override = leaf.override_params
+        model = (override.get("model") if override else None) or call.body.get("model")
         if not isinstance(model, str):
             return None
-        return cost_usd(leaf.spec.id, model, usage, self._prices())
+        # when: the request's start (perf_counter) in epoch seconds, without a clock reading
+        at = call.started + self.writer.offset
+        return cost_usd(leaf.spec.id, model, usage, self._prices(), at)
 
     def _prices(self) -> Mapping[str, Mapping[str, float]] | None:
         """portkey.yaml's ``prices``, converted once per loaded file."""
@@ -114,18 +124,17 @@ class ObserveService:
         response_body: bytes | None = None,
     ) -> None:
         try:  # a tuple on the queue: the record is built (and a stream priced) off the path
-            keep = self.writer.settings.bodies != "off"
             self.writer.put(
-                finished(call, leaf, status, usage, cost, error, first_token_s, response_body, keep)
+                (call, leaf, status, usage, cost, error, first_token_s, response_body, _clock())
             )
         except Exception:  # observing must never fail a request
             log.exception("could not record a request")
 
-    def _resolve(self, item: Finished) -> Pending:
+    def _resolve(self, item: Finished, keep_bodies: bool, offset: float) -> Pending:
         """In the writer's thread: the log record of a finished request, priced if need be."""
-        record = item.resolve()
-        if record.cost is None and record.usage and item.leaf is not None:
-            record.cost = self.price(item.call, item.leaf, record.usage)
+        record = resolve(item, keep_bodies, offset)
+        if record.cost is None and record.usage and item[1] is not None:
+            record.cost = self.price(item[0], item[1], record.usage)
         return record
 
     def status(self) -> dict[str, Any]:
@@ -148,6 +157,8 @@ class ObserveService:
         return out
 
     async def close(self) -> None:
+        if self.rollup_job is not None:
+            await self.rollup_job.close()
         await self.health.close()
         if self.alerts is not None:
             await self.alerts.close()

@@ -33,6 +33,8 @@ class LogsSettings(Strict):
     #: stored bodies are cut at this many bytes
     max_body_bytes: int = Field(default=32 * 1024, ge=64)
     retention: Retention = Retention()
+    #: how often the analytics rollups are refreshed in the background (portkey.observe.rollup)
+    rollup_interval_s: float = Field(default=30, gt=0)
 
 
 class MetricsSettings(Strict):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from portkey.observe.logstore import LogStore
-from portkey.observe.record import Pending, to_row
+from portkey.observe.record import Pending, resolve, to_row, wall_offset
 from portkey.observe.settings import LogsSettings
 
 log = logging.getLogger("portkey.observe")
@@ -40,7 +40,10 @@ class LogWriter:
         self.on_drop = on_drop
         #: Pending records, or what ``resolve`` turns into one in the writer's thread
         self.queue: deque[Any] = deque()
-        self.resolve: Callable[[Any], Pending] = lambda item: item.resolve()
+        #: (item, keep bodies, wall_offset()) -> its record
+        self.resolve: Callable[[Any, bool, float], Pending] = resolve
+        #: ``record.wall_offset()`` as of the last batch (perf_counter -> epoch seconds)
+        self.offset = wall_offset()
         self.dropped = 0
         self.written = 0
         self.failing: str | None = None
@@ -83,11 +86,12 @@ class LogWriter:
             await asyncio.to_thread(self._write, batch)
 
     def _write(self, queued: list[Any]) -> None:
-        resolve = self.resolve
+        resolve, keep = self.resolve, self.settings.bodies != "off"
+        self.offset = offset = wall_offset()
         batch: list[Pending] = []
         for item in queued:
             try:
-                batch.append(item if isinstance(item, Pending) else resolve(item))
+                batch.append(item if isinstance(item, Pending) else resolve(item, keep, offset))
             except Exception:
                 log.exception("could not build a request log record")
         for sink in self.sinks:

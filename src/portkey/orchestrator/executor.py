@@ -1,8 +1,10 @@
 """Run a plan: fragments concurrently on their engines (threads), then the local DuckDB step.
 
 A fragment with semi-join edges waits for its sources, then gets ``col IN (<distinct keys>)``
-when the keys are few enough (``data.semijoin_max_keys``); past that, when its engine may create
-temporary tables, the keys are shipped into one there (``shipping``) and the fragment reads
+(written into its SQL as text, not as sqlglot nodes) when the keys are few enough
+(``data.semijoin_max_keys``), or ``col >= <value>`` from a one-row source (a bound); past
+that many keys, when its engine may create temporary tables, the keys are shipped into one
+there (``shipping``) and the fragment reads
 ``col IN (SELECT k FROM <temp table>)`` on the same session; otherwise it runs unreduced.
 When the plan has a join site and the keys exceed the IN-list limit, the other fragments'
 answers are shipped whole to the big side's engine and the local step runs there instead: its
@@ -16,6 +18,7 @@ the others are cancelled and its error (503 naming an unreachable engine) is the
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import threading
@@ -36,14 +39,16 @@ from portkey.errors import GatewayError, InvalidRequest
 from portkey.orchestrator.engines import Engine, Fetched
 from portkey.orchestrator.engines.base import conform
 from portkey.orchestrator.errors import EngineFailed, FragmentRefused, QueryTimeout
-from portkey.orchestrator.planner import Fragment, Plan
+from portkey.orchestrator.planner import Fragment, Plan, SemiJoin
 from portkey.orchestrator.planner.site import site_sql
 from portkey.orchestrator.shipping import (
     SITE_MAX_BYTES,
+    KeyList,
     Shipment,
     ShipmentRefused,
     describe,
     key_filter,
+    key_list,
     ship,
     ship_rows,
 )
@@ -97,13 +102,6 @@ class Execution:
     @property
     def bytes_moved(self) -> int:
         return sum(s.bytes + s.shipped_bytes for s in self.stats)
-
-
-def _in_list(values: pa.Array, column: exp.Column) -> exp.Expr:
-    if len(values) == 0:
-        return exp.false()
-    items = [exp.convert(v) for v in values.to_pylist()]
-    return exp.In(this=column.copy(), expressions=items)
 
 
 class Executor:
@@ -166,16 +164,31 @@ class Executor:
         results: Mapping[str, pa.Table],
         stat: FragmentStats,
         temp: bool = True,
-    ) -> tuple[exp.Expr | None, list[Shipment]]:
-        """The fragment's key filters, and the temporary tables they read (``temp``)."""
+    ) -> tuple[exp.Expr | None, list[Shipment], list[KeyList]]:
+        """The fragment's key filters, the temporary tables they read (``temp``) and the key
+        lists whose placeholders they carry (``_sql`` fills them in)."""
         conds: list[exp.Expr] = []
         shipments: list[Shipment] = []
+        lists: list[KeyList] = []
         engine = self.engines[fragment.engine]
         stat.semijoin_keys, stat.shipped_rows, stat.shipped_bytes = None, 0, 0
         for edge in fragment.semijoins:
+            if edge.bound is not None:
+                cond = _bound(results[edge.source], edge)
+                conds += [cond] if cond is not None else []
+                edge.shipped = (
+                    f"bounded {fragment.name} on engine {fragment.engine} by the one value "
+                    f"of {edge.source}: {cond.sql() if cond is not None else 'none'}"
+                )
+                continue
             keys = pc.unique(results[edge.source].column(edge.source_column).drop_null())
-            if len(keys) <= self.semijoin_max_keys:
-                conds.append(_in_list(keys, edge.target_column))
+            if len(keys) == 0:
+                conds.append(exp.false())
+                stat.semijoin_keys = stat.semijoin_keys or 0
+                edge.shipped = f"{edge.source} has no keys: {fragment.name} answers no rows"
+            elif len(keys) <= self.semijoin_max_keys:
+                lists.append(key_list(keys))
+                conds.append(lists[-1].filter(edge.target_column))
                 stat.semijoin_keys = (stat.semijoin_keys or 0) + len(keys)
                 edge.shipped = (
                     f"sent {len(keys)} keys of {edge.source} to {fragment.name} on engine "
@@ -194,7 +207,7 @@ class Executor:
                     f"{len(keys)} keys of {edge.source} exceed data.semijoin_max_keys "
                     f"({self.semijoin_max_keys}): {fragment.name} ran unreduced"
                 )
-        return (exp.and_(*conds) if conds else None), shipments
+        return (exp.and_(*conds) if conds else None), shipments, lists
 
     def _job(
         self,
@@ -230,16 +243,16 @@ class Executor:
     ) -> Fetched:
         """The fragment with its key filters; if the engine would not take the temporary
         table (the role may not create one), without the keys that needed it."""
-        extra, shipments = self._reduction(fragment, results, stat)
-        stat.sql = fragment.sql(extra)
+        extra, shipments, lists = self._reduction(fragment, results, stat)
+        stat.sql = _sql(fragment, extra, lists)
         try:
             return self._fetch(fragment, stat.sql, deadline, shipments)
         except ShipmentRefused as exc:
-            extra, _ = self._reduction(fragment, results, stat, temp=False)
+            extra, _, lists = self._reduction(fragment, results, stat, temp=False)
             for edge in fragment.semijoins:
                 if edge.shipped and edge.shipped.endswith("ran unreduced"):
                     edge.shipped += f" ({exc.message})"
-            stat.sql = fragment.sql(extra)
+            stat.sql = _sql(fragment, extra, lists)
             return self._fetch(fragment, stat.sql, deadline, [])
 
     def _site_shipments(
@@ -395,6 +408,29 @@ class QueryCancelled(GatewayError):
 
     status = 499
     type = "query_cancelled"
+
+
+def _bound(table: pa.Table, edge: SemiJoin) -> exp.Expr | None:
+    """``target >= value`` (or ``<=``) from a one-row answer; FALSE when it is NULL or
+    empty (the comparison then holds for no row); None when there is nothing to bound by."""
+    values = table.column(edge.source_column).to_pylist()
+    if len(values) > 1:
+        return None
+    if not values or values[0] is None:
+        return exp.false()
+    value = values[0]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    node = exp.GTE if edge.bound == ">=" else exp.LTE
+    return node(this=edge.target_column.copy(), expression=exp.convert(value))
+
+
+def _sql(fragment: Fragment, extra: exp.Expr | None, lists: list[KeyList]) -> str:
+    """The fragment's SQL with its key filters, the key lists written in as text."""
+    sql = fragment.sql(extra)
+    for keys in lists:
+        sql = keys.fill(sql, fragment.dialect)
+    return sql
 
 
 def _first_line(exc: BaseException) -> str:

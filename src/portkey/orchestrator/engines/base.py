@@ -152,7 +152,7 @@ class Engine(ABC):
         self.settings = settings
         self._active: dict[int, Any] = {}
         self._lock = threading.Lock()
-        self._idle: list[tuple[float, Any]] = []
+        self._pool_idle: list[tuple[float, Any]] = []
         #: connections a fetch left unclean (a temporary table it could not drop)
         self._dirty: set[int] = set()
 
@@ -231,10 +231,10 @@ class Engine(ABC):
         now = time.monotonic()
         stale, found = [], None
         with self._lock:
-            stale = [c for t, c in self._idle if now - t > self.pool_idle_s]
-            self._idle = [(t, c) for t, c in self._idle if now - t <= self.pool_idle_s]
-            while self._idle and found is None:
-                _, conn = self._idle.pop()
+            stale = [c for t, c in self._pool_idle if now - t > self.pool_idle_s]
+            self._pool_idle = [(t, c) for t, c in self._pool_idle if now - t <= self.pool_idle_s]
+            while self._pool_idle and found is None:
+                _, conn = self._pool_idle.pop()
                 if self._check_alive(conn):
                     found = conn
                 else:
@@ -260,15 +260,15 @@ class Engine(ABC):
         except Exception:
             return False
         with self._lock:
-            if len(self._idle) >= self.pool_size:
+            if len(self._pool_idle) >= self.pool_size:
                 return False
-            self._idle.append((time.monotonic(), conn))
+            self._pool_idle.append((time.monotonic(), conn))
         return True
 
     def close_idle(self) -> None:
         """Close every pooled connection (the engine stays usable)."""
         with self._lock:
-            idle, self._idle = self._idle, []
+            idle, self._pool_idle = self._pool_idle, []
         for _, conn in idle:
             with suppress(Exception):
                 conn.close()

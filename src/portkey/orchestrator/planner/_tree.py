@@ -19,6 +19,24 @@ KEY_FAMILIES = {
 }
 
 
+_NUMBERS = {"BIGINT", "INT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER"}
+_NUMBERS |= {"DECIMAL", "NUMERIC", "DOUBLE", "FLOAT", "REAL"}
+
+
+def numeric(dtype: str | None) -> bool:
+    """A planned type whose values compare as numbers on every engine."""
+    return (dtype or "").split("(")[0].upper() in _NUMBERS
+
+
+def one_row(query: exp.Query) -> bool:
+    """A global aggregate: exactly one row (no GROUP BY, HAVING, LIMIT or set operation)."""
+    if not isinstance(query, exp.Select) or query.args.get("with_"):
+        return False
+    if any(query.args.get(k) for k in ("group", "having", "limit", "offset", "qualify")):
+        return False
+    return all(p.find(exp.AggFunc) is not None for p in query.selects)
+
+
 def family(dtype: str | None) -> str | None:
     """The kind of value a semi-join key list may hold (integers or text), None otherwise."""
     return KEY_FAMILIES.get((dtype or "").split("(")[0].upper())
@@ -260,4 +278,53 @@ def filterable_outputs(body: exp.Query) -> dict[str, exp.Column]:
         inner = projection.unalias()
         if isinstance(inner, exp.Column) and (keys is None or inner.sql() in keys):
             out[projection.alias_or_name] = inner
+    return out
+
+
+def through_derived(
+    select: exp.Select, by_name: Mapping[str, Fragment]
+) -> dict[str, dict[str, tuple[Fragment, str, exp.Column]]]:
+    """Derived tables of ``select`` computed locally whose output columns pass straight
+    through to a fragment's filterable column: alias -> output -> (fragment, its column).
+
+    Keeping some rows of such a derived table by that output is the same as keeping the
+    fragment's rows by its column first, when the derived table is a plain or grouped (by that
+    column) inner join with no LIMIT, window or global aggregate, and reads the fragment as
+    the one query that reads it.
+    """
+    out: dict[str, dict[str, tuple[Fragment, str, exp.Column]]] = {}
+    root = select.root()
+    for source in rules.select_sources(select):
+        if not isinstance(source, exp.Subquery) or not isinstance(source.this, exp.Select):
+            continue
+        body = source.this
+        if ref_name(body) is not None or not rules.all_inner(body):
+            continue
+        if any(body.args.get(k) for k in ("limit", "offset", "qualify", "with_")):
+            continue
+        group = body.args.get("group")
+        aggregates = any(isinstance(n, exp.AggFunc) for n in body.walk())
+        if any(isinstance(n, exp.Window) for n in body.walk()) or (aggregates and not group):
+            continue
+        keys = {e.sql() for e in group.expressions} if group is not None else None
+        tables = {
+            rules.source_alias(s): s.name
+            for s in rules.select_sources(body)
+            if isinstance(s, exp.Table) and not s.catalog and s.name in by_name
+        }
+        mapped: dict[str, tuple[Fragment, str, exp.Column]] = {}
+        for projection in body.selects:
+            inner = projection.unalias()
+            if not isinstance(inner, exp.Column) or inner.table not in tables:
+                continue
+            if keys is not None and inner.sql() not in keys:
+                continue
+            name = tables[inner.table]
+            if sum(1 for t in root.find_all(exp.Table) if t.name == name) != 1:
+                continue
+            column = filterable_outputs(by_name[name].expression).get(inner.name)
+            if column is not None:
+                mapped[projection.alias_or_name] = (by_name[name], inner.name, column)
+        if mapped:
+            out[rules.source_alias(source)] = mapped
     return out

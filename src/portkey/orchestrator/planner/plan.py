@@ -43,6 +43,9 @@ class SemiJoin:
     target_column: exp.Column
     #: the target's engine may hold keys too many for an IN-list in a temporary table
     temp_table: bool = False
+    #: ``>=`` or ``<=``: the source answers one row, and its value bounds the target column
+    #: (``target_column >= value``) instead of listing keys
+    bound: str | None = None
     #: what the executor did with the keys (set when the plan runs), for the plan's steps
     shipped: str | None = None
 
@@ -105,6 +108,7 @@ class Fragment:
                     "column": s.source_column,
                     "filters": s.target_column.sql(),
                     "temp_table": s.temp_table,
+                    "bound": s.bound,
                 }
                 for s in self.semijoins
             ],

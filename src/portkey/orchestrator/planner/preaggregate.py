@@ -5,7 +5,9 @@ reads one fragment only (the big one), that fragment answers ``GROUP BY`` (its j
 other referenced columns) with partial aggregates, and the local step combines them:
 SUM -> SUM of sums, COUNT -> SUM of counts, MIN/MAX -> MIN/MAX, AVG -> SUM of sums / SUM of
 counts. Each partial row stands for the rows of its group, which all join the same rows of
-the other sides, so the combined answer is the same. Joins must be inner, except that the
+the other sides, so the combined answer is the same (and MIN/MAX of another side's columns,
+left to the local step, see the same rows of that side; a SUM of a CASE whose conditions
+read another side sums each branch per group). Joins must be inner, except that the
 big side may be the right side of a LEFT JOIN when no aggregate is ``COUNT(*)`` (a left row
 without a match then meets one all-NULL partial row: SUM/MIN/MAX stay NULL, COUNT stays 0).
 """
@@ -42,6 +44,25 @@ def _owned(select: exp.Select, node: exp.Expr) -> bool:
     return parent is select
 
 
+def _shadowed(select: exp.Select, col: exp.Column) -> bool:
+    """A nested query of ``select`` names a source of its own as ``col``'s table."""
+    parent = col.parent
+    while parent is not None and parent is not select:
+        if isinstance(parent, exp.Select) and any(
+            s.alias_or_name == col.table for s in _sources(parent)
+        ):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _sources(select: exp.Select) -> list[exp.Expr]:
+    from_ = select.args.get("from_")
+    return ([from_.this] if from_ is not None else []) + [
+        j.this for j in select.args.get("joins") or []
+    ]
+
+
 def _aggregates(select: exp.Select) -> list[exp.AggFunc]:
     return [a for a in select.find_all(exp.AggFunc) if _owned(select, a)]
 
@@ -66,16 +87,66 @@ def _target(select: exp.Select, locals_: Mapping[str, Local], outer: set[str]) -
     if not aggs:
         return None
     aliases: set[str] = set()
+    extremes: set[str] = set()
     for agg in aggs:
         if not isinstance(agg, _DECOMPOSABLE) or isinstance(agg.this, exp.Distinct):
             return None
         if any(isinstance(n, exp.AggFunc) for n in agg.walk() if n is not agg):
             return None
-        aliases |= {c.table for c in agg.find_all(exp.Column)}
-    if len(aliases) != 1:
+        read = {c.table for c in agg.find_all(exp.Column)}
+        case = _case_sum(agg)
+        if case is not None and len(case[1]) == 1:
+            aliases |= case[1]  # the conditions read other sides: they stay local
+        elif isinstance(agg, exp.Min | exp.Max) and len(read) == 1:
+            extremes |= read
+        else:
+            aliases |= read
+    if len(aliases) > 1 or (not aliases and len(extremes) != 1):
         return None
-    (alias,) = aliases
+    (alias,) = aliases or extremes
     return locals_.get(alias) if _joins_allow(select, alias, outer) else None
+
+
+def _case_sum(agg: exp.AggFunc) -> tuple[set[str], set[str]] | None:
+    """``SUM(CASE WHEN c THEN t ... ELSE e END)``: the aliases its conditions read and those
+    its branches read, when they are apart and each branch reads columns or is 0 or NULL.
+
+    Per partial row the conditions (other sides' columns) pick one branch for the whole
+    group, so the sum is ``SUM(CASE WHEN c THEN SUM(t) ... END)`` over the partial rows.
+    """
+    case = agg.this
+    if not isinstance(agg, exp.Sum) or not isinstance(case, exp.Case) or case.this is not None:
+        return None
+    conds: set[str] = set()
+    branches: set[str] = set()
+    for value in _branches(case):
+        read = {c.table for c in value.find_all(exp.Column)}
+        if not read and not _nothing(value):
+            return None
+        branches |= read
+    for when in case.args.get("ifs") or []:
+        conds |= {c.table for c in when.this.find_all(exp.Column)}
+    return None if conds & branches else (conds, branches)
+
+
+def _branches(case: exp.Case) -> list[exp.Expr]:
+    values = [w.args["true"] for w in case.args.get("ifs") or []]
+    default = case.args.get("default")
+    return values + ([default] if default is not None else [])
+
+
+def _nothing(value: exp.Expr) -> bool:
+    """0 or NULL: adds nothing to a sum, however many rows it stands for."""
+    node = value.unnest()
+    return isinstance(node, exp.Null) or (
+        isinstance(node, exp.Literal) and not node.is_string and float(node.this) == 0
+    )
+
+
+def _reads(agg: exp.AggFunc, alias: str) -> bool:
+    """``agg`` reads ``alias``, or no column at all (``COUNT(*)`` counts its rows)."""
+    tables = {c.table for c in agg.find_all(exp.Column)}
+    return not tables or alias in tables
 
 
 def _pays(target: Local, locals_: Mapping[str, Local]) -> bool:
@@ -83,7 +154,7 @@ def _pays(target: Local, locals_: Mapping[str, Local]) -> bool:
     others = [
         lo.fragment.estimated_rows for lo in locals_.values() if lo.fragment is not target.fragment
     ]
-    return big is not None and bool(others) and all(o is not None and big >= 2 * o for o in others)
+    return big is not None and bool(others) and all(o is not None and big >= o for o in others)
 
 
 def _inside(node: exp.Expr, target: Local) -> exp.Expr:
@@ -108,11 +179,12 @@ def preaggregate(select: exp.Select, locals_: Mapping[str, Local], outer: set[st
     body = target.fragment.expression
     if not isinstance(body, exp.Select) or body.args.get("group") or body.args.get("limit"):
         return False
-    aggs = _aggregates(select)
+    # MIN/MAX of another side stay local: fewer, grouped rows meet the same other rows
+    aggs = [a for a in _aggregates(select) if _reads(a, target.alias)]
     in_aggs = {id(c) for a in aggs for c in a.find_all(exp.Column)}
     keys: list[str] = []
     for col in select.find_all(exp.Column):
-        if col.table != target.alias or id(col) in in_aggs:
+        if col.table != target.alias or id(col) in in_aggs or _shadowed(select, col):
             continue
         if not _owned(select, col) or col.name not in target.outputs:
             return False  # a nested query reads the fragment's rows: leave it be
@@ -120,9 +192,11 @@ def preaggregate(select: exp.Select, locals_: Mapping[str, Local], outer: set[st
             keys.append(col.name)
     partials: list[exp.Expr] = []
     replacements: list[tuple[exp.AggFunc, exp.Expr]] = []
+    named = 0  # partial names stay unique even when some are reused
     for agg in aggs:
-        local, parts = _split(agg, target, len(partials))
-        partials += parts
+        local, parts = _split(agg, target, named)
+        named += len(parts)
+        partials += _reuse(local, parts, partials)
         replacements.append((agg, local))
     if not all(pushable(p, target.fragment.dialect) for p in partials):
         return False
@@ -141,6 +215,21 @@ def preaggregate(select: exp.Select, locals_: Mapping[str, Local], outer: set[st
     return True
 
 
+def _reuse(local: exp.Expr, parts: list[exp.Expr], partials: list[exp.Expr]) -> list[exp.Expr]:
+    """The new ``parts``; one the fragment computes already is read from there instead."""
+    known = {p.unalias().sql(): p.alias_or_name for p in partials}
+    fresh: list[exp.Expr] = []
+    for part in parts:
+        same = known.get(part.unalias().sql())
+        if same is None:
+            fresh.append(part)
+            continue
+        for col in local.find_all(exp.Column):
+            if col.name == part.alias_or_name:
+                col.set("this", exp.to_identifier(same, quoted=True))
+    return fresh
+
+
 def _split(agg: exp.AggFunc, target: Local, start: int) -> tuple[exp.Expr, list[exp.Expr]]:
     """The local combination of an aggregate and the partial aggregates it needs."""
 
@@ -148,6 +237,15 @@ def _split(agg: exp.AggFunc, target: Local, start: int) -> tuple[exp.Expr, list[
         name = f"_pa{start + i}"
         return exp.column(name, target.alias, quoted=True), exp.alias_(node, name, quoted=True)
 
+    if _case_sum(agg) is not None:
+        case = agg.this.copy()
+        parts: list[exp.Expr] = []
+        for value in _branches(case):
+            if not _nothing(value):
+                ref, partial = part(exp.Sum(this=_inside(value, target)), len(parts))
+                value.replace(ref)
+                parts.append(partial)
+        return exp.Sum(this=case), parts
     inner = _inside(agg, target)
     if isinstance(agg, exp.Avg):
         total, total_part = part(exp.Sum(this=_inside(agg.this, target)), 0)

@@ -201,3 +201,41 @@ def implied_equalities(where: Iterable[exp.Expr]) -> list[exp.Expr]:
                     left = exp.column(a[1], a[0], quoted=True)
                     out.append(exp.EQ(this=left, expression=exp.column(b[1], b[0], quoted=True)))
     return out
+
+
+def common_to_or(where: Iterable[exp.Expr]) -> list[exp.Expr]:
+    """Conjuncts that every disjunct of an OR in ``where`` states: each holds on every row.
+
+    ``(a.x = b.y AND a.q < 3) OR (a.x = b.y AND a.q > 9)`` gives ``a.x = b.y`` (TPC-H q19),
+    an equi-join whose keys a semi-join may ship.
+    """
+    out: list[exp.Expr] = []
+    for cond in where:
+        node = cond.unnest()
+        if not isinstance(node, exp.Or):
+            continue
+        disjuncts = [{c.sql(): c for c in conjuncts(d)} for d in node.flatten()]
+        for sql, found in disjuncts[0].items():
+            if all(sql in d for d in disjuncts[1:]):
+                out.append(found.copy())
+    return out
+
+
+#: ``src <op> dst`` -> the bound on ``dst`` every row satisfying it meets (never stricter)
+_BOUNDS: dict[type[exp.Expr], str] = {exp.LT: ">=", exp.LTE: ">=", exp.GT: "<=", exp.GTE: "<="}
+_FLIPPED = {">=": "<=", "<=": ">="}
+
+
+def bound_pairs(conds: Iterable[exp.Expr]) -> list[tuple[exp.Column, str, exp.Column]]:
+    """``a.x < b.y`` conjuncts between two aliases, both ways round: ``(a.x, ">=", b.y)``
+    says ``b.y >= a.x`` holds on every row where the conjunct does (and its mirror)."""
+    out: list[tuple[exp.Column, str, exp.Column]] = []
+    for cond in conds:
+        op = _BOUNDS.get(type(cond))
+        left, right = cond.args.get("this"), cond.args.get("expression")
+        if op is None or not isinstance(left, exp.Column) or not isinstance(right, exp.Column):
+            continue
+        if left.table and right.table and left.table != right.table:
+            out.append((left, op, right))
+            out.append((right, _FLIPPED[op], left))
+    return out

@@ -6,10 +6,11 @@ fragment, replaced by ``SELECT * FROM _fN``: whole joins, aggregates, ORDER BY/L
 where the data is. A SELECT over several engines keeps its joins local; each of its remote
 tables becomes a scan with only the columns it needs and the predicates that concern it
 alone, tables of one engine that are inner-joined together become one join fragment, and
-equi-joins between fragments get semi-join edges (the executor ships the small side's keys
-to the big side: as an IN-list when they are few enough, else into a temporary table where
-the big side's engine allows one). ``site.join_site`` then marks where the whole local step
-may run on the big side's engine instead.
+equi-joins between fragments get semi-join edges, pointed by ``reduction`` from the side that
+keeps the smaller fraction of its rows (the executor runs it first and ships its keys: as an
+IN-list when they are few enough, else into a temporary table where the other side's engine
+allows one). Keys also reach a fragment through a local derived table grouped by them.
+``site.join_site`` then marks where the whole local step may run on the big side's engine.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlglot import exp
 
 from portkey.orchestrator.engines import Engine, TableInfo
 from portkey.orchestrator.planner import _tree as tree
-from portkey.orchestrator.planner import rules
+from portkey.orchestrator.planner import reduction, rules
 from portkey.orchestrator.planner.capabilities import pushable
 from portkey.orchestrator.planner.plan import ALL_RULES, Fragment, Plan, PlanOptions, SemiJoin
 from portkey.orchestrator.planner.preaggregate import Local, preaggregate
@@ -51,6 +52,8 @@ class Splitter:
         #: CTE name -> the fragment that now answers it (``SELECT * FROM _fN``)
         self.cte_fragments: dict[str, str] = {}
         self.notes: list[str] = []
+        #: fragment -> its rows before keys reach it, and its largest table's (``reduction``)
+        self.sizes: dict[str, reduction.Size] = {}
 
     # -- entry ----------------------------------------------------------------------------
     def plan(self, query: exp.Query) -> Plan:
@@ -131,8 +134,11 @@ class Splitter:
             self.notes.append(f"kept local: a subquery uses what {engine} ({dialect}) lacks")
             return None
         rows = tree.estimate(body, lambda t: self._table(t).rows)
+        base = max(
+            (self._table(t).rows or 0 for t in body.find_all(exp.Table) if t.catalog), default=0
+        )
         tree.strip_engine(body)
-        fragment = self._add(engine, "query", body, rows, tree.types(node))
+        fragment = self._add(engine, "query", body, rows, tree.types(node), base or None)
         fragment.origins.append(origin)
         return fragment
 
@@ -143,7 +149,9 @@ class Splitter:
         expression: exp.Query,
         rows: int | None,
         types: dict[str, str],
+        base: int | None = None,
     ) -> Fragment:
+        """``base``: the rows of its largest table (what its filters narrow)."""
         fragment = Fragment(
             name=f"_f{len(self.fragments) + 1}",
             engine=engine,
@@ -155,6 +163,9 @@ class Splitter:
             types=types,
         )
         self.fragments.append(fragment)
+        if rows is not None:
+            kept = reduction.own_selectivity(expression, base) * (base or rows)
+            self.sizes[fragment.name] = reduction.Size(kept, base or rows)
         return fragment
 
     # -- the remote tables of one multi-engine SELECT ---------------------------------------
@@ -172,6 +183,7 @@ class Splitter:
         # a.x = b.y AND b.y = c.z implies a.x = c.z: more pairs to ship keys between (not to
         # group by: a group that swallows a small filtered table stops it reducing others)
         implied = rules.implied_equalities(where) if self.pushdown else []
+        implied += rules.common_to_or(where) if self.pushdown else []
         groups = tree.engine_groups(remote, where) if inner and self.pushdown else []
         grouped = {rules.source_alias(t) for g in groups for t in g}
         produced: dict[str, tuple[Fragment, dict[str, str]]] = {}
@@ -198,12 +210,17 @@ class Splitter:
                 locals_ = tree.locals(produced) | self._derived(select)
                 preaggregate(select, locals_, outer)
 
-    def _needed(self, select: exp.Select, alias: str, info: TableInfo) -> list[str]:
+    def _needed(
+        self, select: exp.Select, alias: str, info: TableInfo, preds: list[exp.Expr]
+    ) -> list[str]:
+        """Columns of ``alias`` the local step reads: not those only the conjuncts among
+        ``preds`` that the fragment applies (and the local step drops) read."""
         names = {c.name for c in info.columns}
+        applied = {id(c) for p in preds if id(p) in self.pushed for c in p.find_all(exp.Column)}
         used: list[str] = []
         for col in select.find_all(exp.Column):
             fresh = col.table == alias and col.name in names and col.name not in used
-            if fresh and tree.owner(col, alias) is select:
+            if fresh and id(col) not in applied and tree.owner(col, alias) is select:
                 used.append(col.name)
         return used
 
@@ -213,8 +230,8 @@ class Splitter:
         alias = rules.source_alias(table)
         info = self._table(table)
         dialect = self.engines[info.engine].dialect
-        cols = self._needed(select, alias, info)
         pushed = tree.pushdown(preds, {alias}, dialect, self.pushed, self.options.refused)
+        cols = self._needed(select, alias, info, preds)
         if not self.pushdown:
             cols, pushed = [c.name for c in info.columns], []
         source = exp.Table(
@@ -229,7 +246,7 @@ class Splitter:
             body = body.where(exp.and_(*pushed))
         types = {c: _type_of(info, c) for c in cols}
         rows = rules.estimate_rows(info.rows, len(pushed))
-        fragment = self._add(info.engine, "scan", body, rows, types)
+        fragment = self._add(info.engine, "scan", body, rows, types, info.rows)
         fragment.origins.extend(p.sql() for p in pushed)
         table.replace(
             exp.Table(
@@ -245,20 +262,20 @@ class Splitter:
         aliases = {rules.source_alias(t) for t in group}
         engine = group[0].catalog
         dialect = self.engines[engine].dialect
+        pushed = tree.pushdown(where, aliases, dialect, self.pushed, self.options.refused)
         projections: list[exp.Expr] = []
         names: dict[str, str] = {}
         types: dict[str, str] = {}
         for table in group:
             alias = rules.source_alias(table)
             info = self._table(table)
-            for col in self._needed(select, alias, info):
+            for col in self._needed(select, alias, info, where):
                 out = f"{alias}__{col}"
                 names[f"{alias}.{col}"] = out
                 types[out] = _type_of(info, col)
                 projections.append(
                     exp.alias_(exp.column(col, alias, quoted=True), out, quoted=True)
                 )
-        pushed = tree.pushdown(where, aliases, dialect, self.pushed, self.options.refused)
         sources = [tree.strip_engine(t.copy()) for t in group]
         body = exp.select(*(projections or [exp.alias_(exp.Literal.number(1), "_one")]))
         body = body.from_(sources[0])
@@ -267,7 +284,8 @@ class Splitter:
         if pushed:
             body = body.where(exp.and_(*pushed))
         rows = max((rules.estimate_rows(self._table(t).rows, 1) or 0 for t in group), default=None)
-        fragment = self._add(engine, "join", body, rows or None, types)
+        base = max((self._table(t).rows or 0 for t in group), default=0)
+        fragment = self._add(engine, "join", body, rows or None, types, base or None)
         fragment.origins.extend(p.sql() for p in pushed)
         return fragment, names
 
@@ -343,7 +361,7 @@ class Splitter:
         readers: Mapping[str, Fragment],
         outer: set[str],
     ) -> None:
-        """Edges small side -> big side for every equi-join whose semantics allow it.
+        """Semi-join edges for the equi-joins whose semantics allow them (``_choose``).
 
         An equality in WHERE holds for every answer row: either side may be reduced. In the
         ON of an inner join, likewise. In the ON of a LEFT JOIN the right side may be reduced
@@ -363,13 +381,59 @@ class Splitter:
         }
         sources.update(produced)
         inside = self._reducible(select, readers)
+        derived = tree.through_derived(select, {f.name: f for f in self.fragments})
+        candidates: list[tuple[Fragment, Fragment, SemiJoin]] = []
         for src, dst in pairs:
+            found = None
             if src.table not in sources:
                 continue
             if dst.table in produced:
-                self._edge(src, dst, sources[src.table], produced[dst.table][0], None)
+                found = self._edge(src, dst, sources[src.table], produced[dst.table][0], None)
             elif dst.table in inside:
-                self._edge(src, dst, sources[src.table], readers[dst.table], inside[dst.table])
+                found = self._edge(
+                    src, dst, sources[src.table], readers[dst.table], inside[dst.table]
+                )
+            elif dst.name in derived.get(dst.table, {}):
+                dfrag, output, column = derived[dst.table][dst.name]
+                want = dfrag.types.get(output)
+                inner = {dst.name: column}
+                found = self._edge(src, dst, sources[src.table], dfrag, inner, want)
+            if found is not None:
+                candidates.append(found)
+        reduction.choose(candidates, self.fragments, self.sizes)
+        conds = list(where) + [c for a, cs in ons.items() if a not in outer for c in cs]
+        self._bounds(conds, produced, readers, outer)
+
+    def _bounds(
+        self,
+        conds: list[exp.Expr],
+        produced: Mapping[str, tuple[Fragment, dict[str, str]]],
+        readers: Mapping[str, Fragment],
+        outer: set[str],
+    ) -> None:
+        """Comparisons with the one value of a global aggregate bound the other side."""
+        for src, op, dst in rules.bound_pairs(conds):
+            if src.table in readers and dst.table in produced and dst.table not in outer:
+                self._bound(src, op, dst, readers[src.table], produced[dst.table])
+
+    def _bound(
+        self,
+        src: exp.Column,
+        op: str,
+        dst: exp.Column,
+        sfrag: Fragment,
+        target: tuple[Fragment, dict[str, str]],
+    ) -> None:
+        """``dst >= value`` (or ``<=``) where ``src`` is a number of a one-row fragment."""
+        dfrag, names = target
+        want = dfrag.types.get(names.get(f"{dst.table}.{dst.name}", dst.name))
+        by_name = {f.name: f for f in self.fragments}
+        if not tree.one_row(sfrag.expression) or reduction.feeds(dfrag.name, sfrag.name, by_name):
+            return
+        if not (tree.numeric(sfrag.types.get(src.name)) and tree.numeric(want)):
+            return
+        column = exp.column(dst.name, dst.table, quoted=True)
+        dfrag.semijoins.append(SemiJoin(sfrag.name, src.name, column, bound=op))
 
     def _edge(
         self,
@@ -378,31 +442,34 @@ class Splitter:
         source: tuple[Fragment, dict[str, str]],
         dfrag: Fragment,
         inside: Mapping[str, exp.Column] | None,
-    ) -> None:
-        """``inside``: for a reader target, its output columns as the fragment computes them."""
+        want: str | None = None,
+    ) -> tuple[Fragment, Fragment, SemiJoin] | None:
+        """A candidate edge ``src`` -> ``dst`` where the keys compare as the local join does.
+
+        ``inside``: for a reader target, its output columns as the fragment computes them.
+        """
         sfrag, snames = source
         if sfrag is dfrag or sfrag.estimated_rows is None or dfrag.estimated_rows is None:
-            return
-        if sfrag.estimated_rows * 2 > dfrag.estimated_rows:
-            return  # the source is not clearly the small side: no gain expected
+            return None
         out = snames.get(f"{src.table}.{src.name}", src.name)
-        want = dfrag.types.get(dst.name) or dfrag.types.get(f"{dst.table}__{dst.name}")
+        if out not in sfrag.types:
+            return None  # only a filter the source applies reads it: not in its answer
+        want = want or dfrag.types.get(dst.name) or dfrag.types.get(f"{dst.table}__{dst.name}")
         if tree.family(sfrag.types.get(out)) is None or tree.family(
             sfrag.types.get(out)
         ) != tree.family(want):
-            return  # keys of another type would not compare as the local join does
+            return None  # keys of another type would not compare as the local join does
         if inside is not None and dst.name not in inside:
-            return
+            return None
         column = (
             inside[dst.name].copy()
             if inside is not None
             else exp.column(dst.name, dst.table, quoted=True)
         )
         if any(j.source == sfrag.name and j.target_column == column for j in dfrag.semijoins):
-            return
-        # sources are always clearly smaller than targets, so edges never form a cycle
+            return None
         temp = self.options.temp_tables and self.engines[dfrag.engine].temp_tables
-        dfrag.semijoins.append(SemiJoin(sfrag.name, out, column, temp_table=temp))
+        return sfrag, dfrag, SemiJoin(sfrag.name, out, column, temp_table=temp)
 
 
 def _type_of(info: TableInfo, column: str) -> str:
@@ -420,7 +487,7 @@ def _drop_idle_semijoins(fragments: list[Fragment]) -> None:
         changed = False
         idle = {f.name for f in fragments if not f.semijoins and _whole_table(f.expression)}
         for fragment in fragments:
-            kept = [e for e in fragment.semijoins if e.source not in idle]
+            kept = [e for e in fragment.semijoins if e.source not in idle or e.bound]
             if len(kept) != len(fragment.semijoins):
                 fragment.semijoins[:] = kept
                 changed = True
