@@ -23,26 +23,30 @@ from portkey.orchestrator.engines.base import (
 from portkey.orchestrator.settings import TrinoEngine
 
 
+def connect(s: TrinoEngine) -> Any:
+    """A DB-API connection of the official client (the engine's and the sync endpoint's)."""
+    auth = trino.auth.BasicAuthentication(s.user, s.password) if s.password else None
+    return trino.dbapi.connect(  # type: ignore[no-untyped-call]
+        host=s.host,
+        port=s.port,
+        user=s.user,
+        catalog=s.catalog,
+        http_scheme=s.http_scheme,
+        auth=auth,
+        roles={s.catalog: s.role} if s.role else None,
+        session_properties={"query_max_execution_time": f"{int(s.statement_timeout_s)}s"},
+        request_timeout=s.statement_timeout_s,
+        max_attempts=1,
+    )
+
+
 class Trino(Engine):
     dialect = "trino"
     settings: TrinoEngine
     unreachable = (trino_errors.TrinoConnectionError, trino_errors.Http503Error, OSError)
 
     def _connect(self) -> Any:
-        s = self.settings
-        auth = trino.auth.BasicAuthentication(s.user, s.password) if s.password else None
-        return trino.dbapi.connect(  # type: ignore[no-untyped-call]
-            host=s.host,
-            port=s.port,
-            user=s.user,
-            catalog=s.catalog,
-            http_scheme=s.http_scheme,
-            auth=auth,
-            roles={s.catalog: s.role} if s.role else None,
-            session_properties={"query_max_execution_time": f"{int(s.statement_timeout_s)}s"},
-            request_timeout=s.statement_timeout_s,
-            max_attempts=1,
-        )
+        return connect(self.settings)
 
     def _interrupt(self, conn: Any) -> None:
         for cursor in getattr(conn, "_portkey_cursors", []):

@@ -22,8 +22,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import trino
 
+from portkey.orchestrator.engines.trino import connect
 from portkey.orchestrator.settings import TrinoEngine
 from portkey.orchestrator.sync.endpoints.base import Endpoint, Stored
 from portkey.orchestrator.sync.types import LType
@@ -69,20 +69,7 @@ class TrinoEndpoint(Endpoint):
         self._declared: dict[str, dict[str, str]] = {}
 
     def connect(self) -> Any:
-        s = self.settings
-        auth = trino.auth.BasicAuthentication(s.user, s.password) if s.password else None
-        return trino.dbapi.connect(  # type: ignore[no-untyped-call]
-            host=s.host,
-            port=s.port,
-            user=s.user,
-            catalog=s.catalog,
-            http_scheme=s.http_scheme,
-            auth=auth,
-            roles={s.catalog: s.role} if s.role else None,
-            session_properties={"query_max_execution_time": f"{int(s.statement_timeout_s)}s"},
-            request_timeout=s.statement_timeout_s,
-            max_attempts=1,
-        )
+        return connect(self.settings)
 
     # -- statements (values inlined: see the module docstring) -----------------------------
     def execute(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> None:
