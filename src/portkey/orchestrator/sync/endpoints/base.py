@@ -9,7 +9,7 @@ each a table of type spellings plus its bulk path.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +19,20 @@ import pyarrow.compute as pc
 
 from portkey.orchestrator.settings import _Engine
 from portkey.orchestrator.sync.types import LType, TypeProblem
+
+
+def bind(sql: str, params: Sequence[Any], literal: Callable[[Any], str]) -> str:
+    """``%s`` placeholders replaced by ``literal(value)``, for engines whose client binds no
+    parameters (chdb) or binds them at a round trip's cost (Trino)."""
+    if not params:
+        return sql
+    parts = sql.split("%s")
+    if len(parts) != len(params) + 1:
+        raise ValueError(f"{len(params)} parameters for {len(parts) - 1} placeholders")
+    out = [parts[0]]
+    for value, part in zip(params, parts[1:], strict=True):
+        out += [literal(value), part]
+    return "".join(out)
 
 
 def as_schema(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

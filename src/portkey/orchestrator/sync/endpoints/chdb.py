@@ -24,7 +24,7 @@ import pyarrow as pa
 from chdb import session
 
 from portkey.orchestrator.settings import ChDBEngine
-from portkey.orchestrator.sync.endpoints.base import Endpoint, Stored, as_schema
+from portkey.orchestrator.sync.endpoints.base import Endpoint, Stored, as_schema, bind
 from portkey.orchestrator.sync.types import LType
 
 #: ``DELETE FROM "db"."t" [WHERE ...]`` / ``INSERT INTO "t" ...`` as the runner spells them
@@ -128,14 +128,14 @@ class ChDBEndpoint(Endpoint):
 
     # -- statements ------------------------------------------------------------------------
     def execute(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> None:
-        text = _bind(sql, params)
+        text = bind(sql, params, _lit)
         if conn.pending is not None:
             conn.pending.append(text)
         else:
             conn.query(text)
 
     def scalar(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
-        table: pa.Table = conn.query(_bind(sql, params), "ArrowTable")
+        table: pa.Table = conn.query(bind(sql, params, _lit), "ArrowTable")
         if table.num_rows == 0:
             return None
         return table.column(0)[0].as_py()
@@ -276,15 +276,3 @@ def _lit(value: Any) -> str:
     if isinstance(value, datetime | date):
         value = value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _bind(sql: str, params: Sequence[Any]) -> str:
-    if not params:
-        return sql
-    parts = sql.split("%s")
-    if len(parts) != len(params) + 1:
-        raise ValueError(f"{len(params)} parameters for {len(parts) - 1} placeholders")
-    out = [parts[0]]
-    for value, part in zip(params, parts[1:], strict=True):
-        out += [_lit(value), part]
-    return "".join(out)

@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -25,7 +24,7 @@ import pyarrow.compute as pc
 
 from portkey.orchestrator.engines.trino import connect
 from portkey.orchestrator.settings import TrinoEngine
-from portkey.orchestrator.sync.endpoints.base import Endpoint, Stored
+from portkey.orchestrator.sync.endpoints.base import Endpoint, Stored, bind
 from portkey.orchestrator.sync.types import LType
 
 _DDL: dict[str, str] = {
@@ -75,7 +74,7 @@ class TrinoEndpoint(Endpoint):
     def execute(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> None:
         cur = conn.cursor()
         try:
-            cur.execute(_bind(sql, params))
+            cur.execute(bind(sql, params, _literal))
             cur.fetchall()  # a Trino statement runs until its result is read
         finally:
             cur.close()
@@ -83,7 +82,7 @@ class TrinoEndpoint(Endpoint):
     def scalar(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
         cur = conn.cursor()
         try:
-            cur.execute(_bind(sql, params))
+            cur.execute(bind(sql, params, _literal))
             rows = cur.fetchall()
         finally:
             cur.close()
@@ -314,22 +313,7 @@ def _literal(value: Any, ddl: str | None = None) -> str:
         text = value.isoformat()
     elif isinstance(value, float):
         text = _float(value)
-    elif isinstance(value, Decimal):
-        text = str(value)
     else:
         text = str(value)
     quoted = "'" + text.replace("'", "''") + "'"
     return f"CAST({quoted} AS {ddl})" if ddl else quoted
-
-
-def _bind(sql: str, params: Sequence[Any]) -> str:
-    """``%s`` placeholders replaced by literals (the runner's and the ledger's statements)."""
-    if not params:
-        return sql
-    parts = sql.split("%s")
-    if len(parts) != len(params) + 1:
-        raise ValueError(f"{len(params)} parameters for {len(parts) - 1} placeholders")
-    out = [parts[0]]
-    for value, part in zip(params, parts[1:], strict=True):
-        out += [_literal(value), part]
-    return "".join(out)
