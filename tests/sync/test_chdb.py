@@ -4,6 +4,7 @@ by the next, each row delivered once)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +38,18 @@ def _ch(env: Env, sql: str) -> list[dict[str, Any]]:
         return rows
     finally:
         s.close()
+
+
+def _dies_when(monkeypatch: pytest.MonkeyPatch, when: Callable[[str], bool]) -> None:
+    """Every chdb statement ``when`` picks raises, as a kill at that step would stop the run."""
+    real = chdb_endpoint._Conn.query
+
+    def query(self: Any, sql: str, fmt: str = "CSV") -> Any:
+        if when(sql):
+            raise RuntimeError("killed")
+        return real(self, sql, fmt)
+
+    monkeypatch.setattr(chdb_endpoint._Conn, "query", query)
 
 
 def _ok(runner: Runner, job: str) -> Any:
@@ -146,14 +159,7 @@ def test_a_failure_before_the_exchange_leaves_target_and_checkpoint_untouched(
     runner = _runner(env, inc=_job(env, mode="incremental", cursor="id"))
     _ok(runner, "inc")
     env.pg.execute(f"INSERT INTO {env.schema}.ev VALUES (101, now(), 'x')")
-    real = chdb_endpoint._Conn.query
-
-    def dies_at_exchange(self: Any, sql: str, fmt: str = "CSV") -> Any:
-        if sql.startswith("EXCHANGE TABLES"):
-            raise RuntimeError("killed")
-        return real(self, sql, fmt)
-
-    monkeypatch.setattr(chdb_endpoint._Conn, "query", dies_at_exchange)
+    _dies_when(monkeypatch, lambda sql: sql.startswith("EXCHANGE TABLES"))
     with pytest.raises(RuntimeError, match="killed"):
         runner.run("inc")
     monkeypatch.undo()
@@ -179,14 +185,10 @@ def test_a_kill_after_the_rows_went_in_but_before_the_checkpoint_delivers_them_o
     runner = _runner(env, inc=job)
     _ok(runner, "inc")
     env.pg.execute(f"INSERT INTO {env.schema}.ev VALUES (101, now(), 'x'), (102, now(), 'y')")
-    real = chdb_endpoint._Conn.query
-
-    def dies_before_done(self: Any, sql: str, fmt: str = "CSV") -> Any:
-        if "_portkey_sync_log" in sql and sql.startswith("INSERT") and '"done"' in sql:
-            raise RuntimeError("killed")
-        return real(self, sql, fmt)
-
-    monkeypatch.setattr(chdb_endpoint._Conn, "query", dies_before_done)
+    _dies_when(
+        monkeypatch,
+        lambda sql: "_portkey_sync_log" in sql and sql.startswith("INSERT") and '"done"' in sql,
+    )
     with pytest.raises(RuntimeError, match="killed"):
         runner.run("inc")
     monkeypatch.undo()
@@ -204,14 +206,7 @@ def test_an_append_whose_target_was_changed_meanwhile_stops_instead_of_guessing(
     runner = _runner(env, inc=_job(env, mode="incremental", cursor="id"))
     _ok(runner, "inc")
     env.pg.execute(f"INSERT INTO {env.schema}.ev VALUES (101, now(), 'x')")
-    real = chdb_endpoint._Conn.query
-
-    def dies_at_exchange(self: Any, sql: str, fmt: str = "CSV") -> Any:
-        if sql.startswith("EXCHANGE TABLES"):
-            raise RuntimeError("killed")
-        return real(self, sql, fmt)
-
-    monkeypatch.setattr(chdb_endpoint._Conn, "query", dies_at_exchange)
+    _dies_when(monkeypatch, lambda sql: sql.startswith("EXCHANGE TABLES"))
     with pytest.raises(RuntimeError, match="killed"):
         runner.run("inc")
     monkeypatch.undo()
