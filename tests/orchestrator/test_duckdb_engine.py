@@ -87,3 +87,39 @@ def test_the_file_is_closed_after_idle_so_a_writer_can_open_it(
     writer.execute("INSERT INTO t VALUES (5000)")
     writer.close()
     assert engine.fetch("SELECT max(id) AS m FROM t").table.to_pylist() == [{"m": 5000}]
+
+
+#: orders (DuckDB) of the customers with a positive balance (PostgreSQL): ~1,400 keys
+MANY_KEYS = (
+    "SELECT o_orderpriority, count(*) AS n, sum(o_totalprice) AS total FROM customer "
+    "JOIN orders ON c_custkey = o_custkey WHERE c_acctbal > 0 "
+    "GROUP BY o_orderpriority ORDER BY o_orderpriority"
+)
+
+
+def test_many_join_keys_reach_duckdb_as_an_arrow_view_without_temp_tables(
+    orch: Any, reference: duckdb.DuckDBPyConnection
+) -> None:
+    # ``orch``: the TPC-H deployment with no engine allowed temporary tables
+    result = orch.query(MANY_KEYS)
+    want = reference.execute(MANY_KEYS).fetchall()
+    assert [tuple(r.values()) for r in result.table.to_pylist()] == want
+    (keys,) = reference.execute("SELECT count(*) FROM customer WHERE c_acctbal > 0").fetchone()
+    assert keys > duck_engine.DuckDB.view_keys_above
+    (duck,) = [s for s in result.execution.stats if s.engine == "duck"]
+    # the keys are read in place, not written into the SQL text nor counted as bytes moved
+    assert duck.semijoin_keys == keys and duck.shipped_bytes == 0
+    assert "IN (SELECT k FROM _pk_keys_" in duck.sql and len(duck.sql) < 2000
+    steps = result.plan.to_dict()["steps"]
+    assert any(f"sent {keys} keys of" in s and "as a view of an Arrow table" in s for s in steps)
+
+
+def test_few_join_keys_stay_an_in_list(orch: Any, reference: duckdb.DuckDBPyConnection) -> None:
+    sql = MANY_KEYS.replace("c_acctbal > 0", "c_nationkey = 7")
+    result = orch.query(sql)
+    assert [tuple(r.values()) for r in result.table.to_pylist()] == reference.execute(
+        sql
+    ).fetchall()
+    (duck,) = [s for s in result.execution.stats if s.engine == "duck"]
+    assert 0 < (duck.semijoin_keys or 0) <= duck_engine.DuckDB.view_keys_above
+    assert "_pk_keys_" not in duck.sql

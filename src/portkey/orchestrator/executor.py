@@ -2,7 +2,8 @@
 
 A fragment with semi-join edges waits for its sources, then gets ``col IN (<distinct keys>)``
 (written into its SQL as text, not as sqlglot nodes) when the keys are few enough
-(``data.semijoin_max_keys``), or ``col >= <value>`` from a one-row source (a bound); past
+(``data.semijoin_max_keys``; an engine that reads a table in place, DuckDB, gets a long list
+as a view of an Arrow table instead), or ``col >= <value>`` from a one-row source (a bound); past
 that many keys, when its engine may create temporary tables, the keys are shipped into one
 there (``shipping``) and the fragment reads
 ``col IN (SELECT k FROM <temp table>)`` on the same session; otherwise it runs unreduced.
@@ -186,6 +187,16 @@ class Executor:
                 conds.append(exp.false())
                 stat.semijoin_keys = stat.semijoin_keys or 0
                 edge.shipped = f"{edge.source} has no keys: {fragment.name} answers no rows"
+            elif len(keys) <= self.semijoin_max_keys and temp and _viewed(engine, len(keys)):
+                # read in place (no wire, no write): counted as a key list, not as bytes
+                shipment = ship(edge.source, keys)
+                shipments.append(shipment)
+                conds.append(key_filter(shipment, edge.target_column))
+                stat.semijoin_keys = (stat.semijoin_keys or 0) + len(keys)
+                edge.shipped = (
+                    f"sent {len(keys)} keys of {edge.source} to {fragment.name} on engine "
+                    f"{fragment.engine} as a view of an Arrow table ({shipment.name})"
+                )
             elif len(keys) <= self.semijoin_max_keys:
                 lists.append(key_list(keys))
                 conds.append(lists[-1].filter(edge.target_column))
@@ -408,6 +419,12 @@ class QueryCancelled(GatewayError):
 
     status = 499
     type = "query_cancelled"
+
+
+def _viewed(engine: Engine, keys: int) -> bool:
+    """Whether ``keys`` join keys go to ``engine`` as a table it reads in place."""
+    above = engine.view_keys_above
+    return above is not None and keys > above
 
 
 def _bound(table: pa.Table, edge: SemiJoin) -> exp.Expr | None:

@@ -141,6 +141,10 @@ class Engine(ABC):
     unreachable: tuple[type[BaseException], ...] = ()
     #: the adapter can load shipped join keys into a session-scoped temporary table
     holds_keys: bool = False
+    #: key lists longer than this go to the engine as a table it reads in place (nothing is
+    #: written, so ``temp_tables`` is not needed): DuckDB views an Arrow table, where a long
+    #: IN-list costs it more to parse than the query itself. None: key lists go as SQL text
+    view_keys_above: int | None = None
     #: connections kept for the next fetch once one ends cleanly (0: a new one each time);
     #: an adapter sets it when ``_reusable`` can tell a clean connection
     pool_size: int = 0
@@ -198,6 +202,10 @@ class Engine(ABC):
     def temp_tables(self) -> bool:
         """Whether shipped keys may go into a temporary table here (adapter and settings)."""
         return self.holds_keys and self.settings.temp_tables
+
+    def may_hold(self, shipment: Shipment) -> bool:
+        """Whether ``shipment`` may be loaded here: into a temporary table, or (keys) viewed."""
+        return self.temp_tables or (shipment.keys and self.view_keys_above is not None)
 
     # -- shared ---------------------------------------------------------------------------
     @contextmanager
@@ -303,7 +311,7 @@ class Engine(ABC):
         ``shipments`` are loaded first into temporary tables of the same session (``sql``
         reads them); they are dropped afterwards whatever happens (timeout, cancel, error).
         """
-        if shipments and not self.temp_tables:
+        if not all(map(self.may_hold, shipments)):
             raise EngineFailed(
                 f"engine {self.name!r} may not create temporary tables", param=self.name
             )

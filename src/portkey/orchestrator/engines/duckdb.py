@@ -97,6 +97,9 @@ class DuckDB(Engine):
     settings: DuckDBEngine
     unreachable = (duckdb.IOException,)
     holds_keys = True
+    # 16,000 integer keys: ~1.4 s as an IN-list, ~30 ms as a registered Arrow table (DuckDB
+    # 2.0, 1.5M-row table); from a few hundred keys on the view is already cheaper
+    view_keys_above = 256
 
     def __init__(self, name: str, settings: DuckDBEngine) -> None:
         super().__init__(name, settings)
