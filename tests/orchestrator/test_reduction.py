@@ -34,6 +34,8 @@ def _fragment(name: str, sql: str = "SELECT 1") -> Fragment:
         ("SELECT k FROM t GROUP BY k HAVING SUM(q) > 3", 0.25),
         ("SELECT a FROM t ORDER BY a LIMIT 10", 0.01),
         ("SELECT MAX(a) FROM t", 0.001),
+        # a derived table's aggregate does not make the query one row
+        ("SELECT t.a FROM t JOIN (SELECT k, MAX(v) AS m FROM u GROUP BY k) AS d ON TRUE", 1.0),
     ],
 )
 def test_own_selectivity(sql: str, want: float) -> None:

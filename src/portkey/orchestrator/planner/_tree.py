@@ -10,6 +10,7 @@ from portkey.orchestrator.planner import rules
 from portkey.orchestrator.planner.capabilities import pushable
 from portkey.orchestrator.planner.plan import Fragment
 from portkey.orchestrator.planner.preaggregate import Local
+from portkey.orchestrator.planner.scope import own_nodes
 
 #: statements that are scopes of their own (a Subquery is only their parenthesised wrapper)
 QUERIES = (exp.Select, exp.SetOperation)
@@ -108,7 +109,7 @@ def plain(body: exp.Select) -> bool:
     shaped = ("group", "having", "order", "limit", "offset", "distinct", "with_", "qualify")
     if any(body.args.get(k) for k in shaped):
         return False
-    return not any(isinstance(n, exp.AggFunc | exp.Window | exp.Star) for n in body.walk())
+    return not any(isinstance(n, exp.AggFunc | exp.Window | exp.Star) for n in own_nodes(body))
 
 
 def ref(name: str) -> exp.Select:
@@ -210,7 +211,7 @@ def estimate(node: exp.Query, rows_of: Callable[[exp.Table], int | None]) -> int
     factor *= 0.25 if node.args.get("where") else 1.0
     factor *= 0.1 if node.args.get("group") else 1.0
     factor *= 0.25 if node.args.get("having") else 1.0
-    if node.args.get("group") is None and any(node.find_all(exp.AggFunc)):
+    if node.args.get("group") is None and any(isinstance(n, exp.AggFunc) for n in own_nodes(node)):
         return 1
     return max(1, int(best * factor))
 
@@ -267,11 +268,11 @@ def filterable_outputs(body: exp.Query) -> dict[str, exp.Column]:
         return {}
     if any(body.args.get(k) for k in ("limit", "offset", "qualify")):
         return {}
-    if any(isinstance(n, exp.Window) for n in body.walk()):
+    if any(isinstance(n, exp.Window) for n in own_nodes(body)):
         return {}
     group = body.args.get("group")
     keys = {e.sql() for e in group.expressions} if group is not None else None
-    if keys is None and any(isinstance(n, exp.AggFunc) for n in body.walk()):
+    if keys is None and any(isinstance(n, exp.AggFunc) for n in own_nodes(body)):
         return {}
     out: dict[str, exp.Column] = {}
     for projection in body.selects:
@@ -307,11 +308,7 @@ def through_derived(
         if any(isinstance(n, exp.Window) for n in body.walk()) or (aggregates and not group):
             continue
         keys = {e.sql() for e in group.expressions} if group is not None else None
-        tables = {
-            rules.source_alias(s): s.name
-            for s in rules.select_sources(body)
-            if isinstance(s, exp.Table) and not s.catalog and s.name in by_name
-        }
+        tables = _fragment_sources(body, by_name)
         mapped: dict[str, tuple[Fragment, str, exp.Column]] = {}
         for projection in body.selects:
             inner = projection.unalias()
@@ -327,4 +324,20 @@ def through_derived(
                 mapped[projection.alias_or_name] = (by_name[name], inner.name, column)
         if mapped:
             out[rules.source_alias(source)] = mapped
+    return out
+
+
+def _fragment_sources(body: exp.Select, by_name: Mapping[str, Fragment]) -> dict[str, str]:
+    """Sources of ``body`` that read one fragment whole (its table, or a derived table that
+    is exactly ``SELECT * FROM _fN``): alias -> fragment name."""
+    out: dict[str, str] = {}
+    for source in rules.select_sources(body):
+        if isinstance(source, exp.Table) and not source.catalog:
+            name: str | None = source.name
+        elif isinstance(source, exp.Subquery):
+            name = ref_name(source.this)
+        else:
+            name = None
+        if name is not None and name in by_name:
+            out[rules.source_alias(source)] = name
     return out

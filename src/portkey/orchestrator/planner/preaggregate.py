@@ -14,15 +14,18 @@ without a match then meets one all-NULL partial row: SUM/MIN/MAX stay NULL, COUN
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlglot import exp
 
+from portkey.orchestrator.planner import linear
 from portkey.orchestrator.planner.capabilities import pushable
 from portkey.orchestrator.planner.plan import Fragment
 
 _DECOMPOSABLE = (exp.Sum, exp.Count, exp.Min, exp.Max, exp.Avg)
+#: functions whose value is not one of the row's own: never a grouping key
+_NOT_KEYS = (exp.AggFunc, exp.Window, exp.Rand)
 
 
 @dataclass(slots=True)
@@ -88,6 +91,8 @@ def _target(select: exp.Select, locals_: Mapping[str, Local], outer: set[str]) -
         return None
     aliases: set[str] = set()
     extremes: set[str] = set()
+    #: the sides that each SUM over several sides may be split on (``linear``)
+    splits: list[set[str]] = []
     for agg in aggs:
         if not isinstance(agg, _DECOMPOSABLE) or isinstance(agg.this, exp.Distinct):
             return None
@@ -99,12 +104,35 @@ def _target(select: exp.Select, locals_: Mapping[str, Local], outer: set[str]) -
             aliases |= case[1]  # the conditions read other sides: they stay local
         elif isinstance(agg, exp.Min | exp.Max) and len(read) == 1:
             extremes |= read
+        elif isinstance(agg, exp.Sum) and len(read) > 1:
+            splits.append(linear.sides(agg.this))
         else:
             aliases |= read
-    if len(aliases) > 1 or (not aliases and len(extremes) != 1):
+    if len(aliases) > 1 or (not aliases and len(extremes) > 1):
         return None
-    (alias,) = aliases or extremes
-    return locals_.get(alias) if _joins_allow(select, alias, outer) else None
+    return _choose(select, locals_, outer, aliases or extremes, splits)
+
+
+def _choose(
+    select: exp.Select,
+    locals_: Mapping[str, Local],
+    outer: set[str],
+    required: set[str],
+    splits: list[set[str]],
+) -> Local | None:
+    """The biggest side that every aggregate allows: ``required`` (one alias) if any, and
+    one that each split SUM splits on. When only COUNT(*) is left (it counts any side's
+    rows), a derived table answered whole by one engine (``colocate`` makes them): its
+    rows often are the query's whole work, while a scan's count stays as it was planned."""
+    candidates = set(required or locals_)
+    if not required and not splits:
+        candidates = {a for a in candidates if locals_[a].fragment.kind == "query"}
+    for sides in splits:
+        candidates &= sides
+    options = [locals_[a] for a in candidates if a in locals_ and _joins_allow(select, a, outer)]
+    if not options:
+        return None
+    return max(options, key=lambda lo: lo.fragment.estimated_rows or 0)
 
 
 def _case_sum(agg: exp.AggFunc) -> tuple[set[str], set[str]] | None:
@@ -182,14 +210,10 @@ def preaggregate(select: exp.Select, locals_: Mapping[str, Local], outer: set[st
     # MIN/MAX of another side stay local: fewer, grouped rows meet the same other rows
     aggs = [a for a in _aggregates(select) if _reads(a, target.alias)]
     in_aggs = {id(c) for a in aggs for c in a.find_all(exp.Column)}
-    keys: list[str] = []
-    for col in select.find_all(exp.Column):
-        if col.table != target.alias or id(col) in in_aggs or _shadowed(select, col):
-            continue
-        if not _owned(select, col) or col.name not in target.outputs:
-            return False  # a nested query reads the fragment's rows: leave it be
-        if col.name not in keys:
-            keys.append(col.name)
+    found = _keys(select, target, in_aggs)
+    if found is None:
+        return False
+    keys, computed = found
     partials: list[exp.Expr] = []
     replacements: list[tuple[exp.AggFunc, exp.Expr]] = []
     named = 0  # partial names stay unique even when some are reused
@@ -198,21 +222,66 @@ def preaggregate(select: exp.Select, locals_: Mapping[str, Local], outer: set[st
         named += len(parts)
         partials += _reuse(local, parts, partials)
         replacements.append((agg, local))
-    if not all(pushable(p, target.fragment.dialect) for p in partials):
+    grouped = [_inside(nodes[0], target) for nodes in computed.values()]
+    if not all(pushable(p, target.fragment.dialect) for p in partials + grouped):
         return False
     projections = [exp.alias_(target.outputs[k].copy(), k, quoted=True) for k in keys]
+    names = [f"_pk{i}" for i in range(len(grouped))]
+    projections += [
+        exp.alias_(g.copy(), n, quoted=True) for g, n in zip(grouped, names, strict=True)
+    ]
     body.set("expressions", projections + partials)
-    if keys:
-        body.set("group", exp.Group(expressions=[target.outputs[k].copy() for k in keys]))
+    if keys or grouped:
+        group = [target.outputs[k].copy() for k in keys] + [g.copy() for g in grouped]
+        body.set("group", exp.Group(expressions=group))
     for agg, local in replacements:
         agg.replace(local)
+    for name, nodes in zip(names, computed.values(), strict=True):
+        for node in nodes:
+            node.replace(exp.column(name, target.alias, quoted=True))
     frag = target.fragment
     frag.types = {k: v for k, v in frag.types.items() if k in keys}
     if frag.estimated_rows is not None:
         frag.estimated_rows = max(1, frag.estimated_rows // 10)
-        frag.estimated_bytes = frag.estimated_rows * (len(keys) + len(partials)) * 8
+        frag.estimated_bytes = frag.estimated_rows * (len(projections) + len(partials)) * 8
     frag.kind = "preaggregate"
     return True
+
+
+def _keys(
+    select: exp.Select, target: Local, in_aggs: set[int]
+) -> tuple[list[str], dict[str, list[exp.Expr]]] | None:
+    """The target's columns the local step reads outside the aggregates (its grouping keys),
+    and the functions of them it reads whole (by SQL); None if a nested query reads them."""
+    keys: list[str] = []
+    computed: dict[str, list[exp.Expr]] = {}
+    for col in select.find_all(exp.Column):
+        if col.table != target.alias or id(col) in in_aggs or _shadowed(select, col):
+            continue
+        if not _owned(select, col) or col.name not in target.outputs:
+            return None  # a nested query reads the fragment's rows: leave it be
+        node = _key_of(col, target.alias)
+        if node is not col:
+            computed.setdefault(node.sql(), []).append(node)
+        elif col.name not in keys:
+            keys.append(col.name)
+    return keys, computed
+
+
+def _key_of(col: exp.Column, alias: str) -> exp.Expr:
+    """The largest scalar function around ``col`` that reads ``alias``'s columns only
+    (``EXTRACT(YEAR FROM o_orderdate)``): grouping by its value, not by the column, keeps
+    what the local step reads; ``col`` itself when it is read bare."""
+    node: exp.Expr = col
+    while True:
+        parent = node.parent
+        if not isinstance(parent, exp.Func) or isinstance(parent, _NOT_KEYS):
+            return node
+        if {c.table for c in parent.find_all(exp.Column)} != {alias}:
+            return node
+        if any(isinstance(n, exp.Query | exp.Rand) for n in parent.walk()):
+            return node
+        node = parent
 
 
 def _reuse(local: exp.Expr, parts: list[exp.Expr], partials: list[exp.Expr]) -> list[exp.Expr]:
@@ -246,6 +315,8 @@ def _split(agg: exp.AggFunc, target: Local, start: int) -> tuple[exp.Expr, list[
                 value.replace(ref)
                 parts.append(partial)
         return exp.Sum(this=case), parts
+    if isinstance(agg, exp.Sum) and {c.table for c in agg.find_all(exp.Column)} - {target.alias}:
+        return _split_linear(agg, target, part)
     inner = _inside(agg, target)
     if isinstance(agg, exp.Avg):
         total, total_part = part(exp.Sum(this=_inside(agg.this, target)), 0)
@@ -260,3 +331,23 @@ def _split(agg: exp.AggFunc, target: Local, start: int) -> tuple[exp.Expr, list[
         return exp.cast(summed, "bigint"), [partial]
     combine = exp.Sum if isinstance(agg, exp.Sum) else type(agg)
     return combine(this=ref), [partial]
+
+
+def _split_linear(
+    agg: exp.AggFunc,
+    target: Local,
+    part: Callable[[exp.Expr, int], tuple[exp.Column, exp.Expr]],
+) -> tuple[exp.Expr, list[exp.Expr]]:
+    """``SUM(o * t - u)`` over the target's ``t`` and the other sides' ``o``, ``u``:
+    ``SUM(o * _pa0 - u * _pa1)`` locally, the target summing ``t`` and ``1`` (``linear``)."""
+    pieces, guard = linear.split(agg.this, target.alias)
+    local: list[tuple[int, exp.Expr]] = []
+    parts: list[exp.Expr] = []
+    for sign, theirs, mine in pieces:
+        value = _inside(mine, target)
+        if guard is not None:
+            value = exp.Case(ifs=[exp.If(this=_inside(guard.copy(), target), true=value)])
+        ref, partial = part(exp.Sum(this=value), len(parts))
+        parts.append(partial)
+        local.append((sign, linear.product([*theirs, ref])))
+    return exp.Sum(this=linear.combine(local)), parts

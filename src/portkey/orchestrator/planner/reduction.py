@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from portkey.orchestrator.planner import rules
 from portkey.orchestrator.planner.plan import Fragment, SemiJoin
+from portkey.orchestrator.planner.scope import own_nodes
 
 #: what one filter is taken to keep
 QUARTER = 0.25
@@ -45,7 +46,7 @@ def own_selectivity(query: exp.Query, base_rows: int | None) -> float:
     if query.args.get("having"):
         out *= QUARTER
     base = max(1, base_rows or 1)
-    if not query.args.get("group") and any(isinstance(n, exp.AggFunc) for n in query.walk()):
+    if not query.args.get("group") and any(isinstance(n, exp.AggFunc) for n in own_nodes(query)):
         out = min(out, 1 / base)
     limit = query.args.get("limit")
     if limit is not None and isinstance(limit.expression, exp.Literal):

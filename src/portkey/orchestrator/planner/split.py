@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from portkey.orchestrator.engines import Engine, TableInfo
 from portkey.orchestrator.planner import _tree as tree
-from portkey.orchestrator.planner import reduction, rules
+from portkey.orchestrator.planner import colocate, reduction, rules
 from portkey.orchestrator.planner.capabilities import pushable
 from portkey.orchestrator.planner.plan import ALL_RULES, Fragment, Plan, PlanOptions, SemiJoin
 from portkey.orchestrator.planner.preaggregate import Local, preaggregate
@@ -92,6 +92,18 @@ class Splitter:
                 out |= self.cte_engines[table.name]
         return out
 
+    def _engine_of(self, source: exp.Expr) -> str | None:
+        """The one engine a FROM/JOIN source lives on; None for a CTE, a correlated or
+        multi-engine derived table (``colocate``)."""
+        if isinstance(source, exp.Table):
+            return source.catalog or None
+        if not isinstance(source, exp.Subquery) or tree.correlated(source.this):
+            return None
+        if tree.referenced_ctes(source.this, self.cte_bodies):
+            return None
+        engines = self.engines_of(source.this)
+        return next(iter(engines)) if len(engines) == 1 else None
+
     def _table(self, table: exp.Table) -> TableInfo:
         return self.tables[(table.catalog, table.db, table.name)]
 
@@ -117,6 +129,9 @@ class Splitter:
             name = tree.ref_name(cte.this)
             if name is not None:
                 self.cte_fragments[cte.alias] = name
+        if self.pushdown:
+            while colocate.nest(node, self._engine_of, lambda e: self.engines[e].dialect):
+                pass
         for sub in tree.child_queries(node):
             sub.replace(self.split(sub))
         self._scans(node)
@@ -171,7 +186,8 @@ class Splitter:
     # -- the remote tables of one multi-engine SELECT ---------------------------------------
     def _scans(self, select: exp.Select) -> None:
         remote = [s for s in rules.select_sources(select) if isinstance(s, exp.Table) and s.catalog]
-        if not remote:
+        readers = self._readers(select)
+        if not remote and len(readers) < 2:
             return
         rules.inner_when_null_rejected(select)
         inner = rules.all_inner(select)
@@ -200,7 +216,6 @@ class Splitter:
             fragment = self._scan_fragment(select, table, preds)
             produced[alias] = (fragment, {})
         if self.options.semijoins:
-            readers = self._readers(select)
             self._semijoins(select, where + implied, ons, produced, readers, outer)
         for group in groups:
             self._replace_group(select, group, produced[rules.source_alias(group[0])][0])
