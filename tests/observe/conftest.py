@@ -9,6 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from portkey.store.db import Database, open_database
+from portkey.store.migrations import migrate
 from tests.conftest import REQUIRE_SERVICES
 from tests.control.conftest import pg_url as pg_url
 from tests.fakes import FakeUpstream
@@ -19,6 +21,19 @@ VK_SECRET = "sk-vk-secret-never-logged-4242"
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 #: hand-set prices (USD per million tokens) so expected costs are exact
 PRICES = {"input": 2.0, "output": 8.0, "cached_input": 1.0}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    """A migrated store on each backend (its request_logs empty)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'logs.db'}"
+    else:
+        url = str(request.getfixturevalue("pg_url"))
+    found = open_database(url)
+    migrate(found)
+    request.addfinalizer(found.close)
+    return found
 
 
 def gateway_yaml(store_url: str, fake: FakeUpstream, **logs: str) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,23 +16,10 @@ from portkey.observe.analytics import Analytics, Window
 from portkey.observe.logstore import LogStore
 from portkey.observe.record import COLUMNS, new_id
 from portkey.observe.rollup import BINS, Histograms, bin_value, encode, latency_bin
-from portkey.store.db import Database, open_database
-from portkey.store.migrations import migrate
+from portkey.store.db import Database
 
 START = 1_700_000_000.0  # a whole hour
 PROVIDERS = {"gpt-4o": "openai", "gpt-4o-mini": "openai", "claude": "anthropic", "llama": "groq"}
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'logs.db'}"
-    else:
-        url = str(request.getfixturevalue("pg_url"))
-    found = open_database(url)
-    migrate(found)
-    request.addfinalizer(found.close)
-    return found
 
 
 def logged(db: Database, n: int = 4000, span_s: float = 7200.0) -> list[dict[str, object]]:

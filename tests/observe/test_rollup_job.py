@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -16,20 +15,7 @@ from portkey.observe.record import COLUMNS, new_id
 from portkey.observe.rollup import STEP_S, RollupJob, Rollups
 from portkey.observe.service import ObserveService
 from portkey.observe.settings import AlertsSettings, HealthSettings, LogsSettings, MetricsSettings
-from portkey.store.db import Database, open_database
-from portkey.store.migrations import migrate
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'logs.db'}"
-    else:
-        url = str(request.getfixturevalue("pg_url"))
-    found = open_database(url)
-    migrate(found)
-    request.addfinalizer(found.close)
-    return found
+from portkey.store.db import Database
 
 
 def write_rows(db: Database, start: float, n: int, step_s: float) -> list[float]:

@@ -10,7 +10,7 @@ import sqlglot
 from sqlglot import exp
 
 from portkey.orchestrator.planner import colocate, rules
-from portkey.orchestrator.service import Orchestrator, QueryResult
+from portkey.orchestrator.service import Orchestrator
 from tests.orchestrator import tpch
 
 _ENGINES = {"a": "duck", "b": "duck", "c": "pg"}
@@ -57,18 +57,10 @@ def test_nothing_is_nested_where_the_rule_does_not_hold(sql: str) -> None:
     assert nested is None and select.sql() == sqlglot.parse_one(sql).sql()
 
 
-def _check(orch: Orchestrator, reference: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:
-    result = orch.query(sql)
-    got = [tuple(r.values()) for r in result.table.to_pylist()]
-    want = reference.execute(sql).fetchall()
-    assert want and tpch.same_rows(got, want, ordered="ORDER BY" in sql) is None
-    return result
-
-
 def test_q21_exists_and_not_exists_stay_with_their_line_items(
     orch: Orchestrator, reference: duckdb.DuckDBPyConnection
 ) -> None:
-    result = _check(orch, reference, tpch.queries()[21])
+    result = tpch.checked(orch, reference, tpch.queries()[21])
     (duck,) = [f for f in result.plan.fragments if f.engine == "duck"]
     assert duck.kind == "preaggregate" and duck.sql().count("LEFT JOIN") == 2
     (stat,) = [s for s in result.execution.stats if s.engine == "duck"]
@@ -94,7 +86,7 @@ KEEPS_NULLS = (
 def test_a_left_join_on_one_engine_keeps_its_null_extended_rows(
     orch: Orchestrator, reference: duckdb.DuckDBPyConnection
 ) -> None:
-    result = _check(orch, reference, KEEPS_NULLS)
+    result = tpch.checked(orch, reference, KEEPS_NULLS)
     assert any(r["n"] is None for r in result.table.to_pylist())
     (duck,) = [f for f in result.plan.fragments if f.engine == "duck"]
     assert "LEFT JOIN" in duck.sql()
@@ -107,7 +99,7 @@ def test_keys_reach_a_nested_group_inside_a_derived_table(
 ) -> None:
     # TPC-H q20: partsupp and its IN (forest parts) nest on MariaDB inside the IN over
     # suppliers; Canada's suppliers still narrow it, and it narrows lineitem's sums
-    result = _check(orch, reference, tpch.queries()[20])
+    result = tpch.checked(orch, reference, tpch.queries()[20])
     (my,) = [s for s in result.execution.stats if s.engine == "my"]
     (duck,) = [s for s in result.execution.stats if s.engine == "duck"]
     assert my.semijoin_keys is not None and duck.semijoin_keys is not None

@@ -10,7 +10,7 @@ import sqlglot
 from sqlglot import exp
 
 from portkey.orchestrator.planner import PlanOptions, linear
-from portkey.orchestrator.service import Orchestrator, QueryResult
+from portkey.orchestrator.service import Orchestrator
 from tests.orchestrator import tpch
 
 
@@ -45,21 +45,13 @@ def test_terms_keep_their_signs() -> None:
     ]
 
 
-def _check(orch: Orchestrator, reference: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:
-    result = orch.query(sql)
-    got = [tuple(r.values()) for r in result.table.to_pylist()]
-    want = reference.execute(sql).fetchall()
-    assert want and tpch.same_rows(got, want, ordered="ORDER BY" in sql) is None
-    return result
-
-
 def test_q9_profit_is_summed_on_the_engine_by_year(
     orch: Orchestrator, reference: duckdb.DuckDBPyConnection
 ) -> None:
     # SUM(l_extendedprice * (1 - l_discount) - ps_supplycost * l_quantity) over lineitem
     # (DuckDB) x partsupp (MariaDB), grouped by EXTRACT(YEAR FROM o_orderdate)
     sql = tpch.queries()[9]
-    result = _check(orch, reference, sql)
+    result = tpch.checked(orch, reference, sql)
     duck = next(f for f in result.plan.fragments if f.engine == "duck")
     assert duck.kind == "preaggregate" and "EXTRACT" in duck.sql()
     assert "o_orderdate" not in duck.types  # grouped by the year, not the day
@@ -88,7 +80,7 @@ def test_a_split_sum_skips_the_rows_the_original_skips(
         "AND l_discount = 0"
     ).fetchone()
     assert nulls > 0
-    result = _check(orch, reference, NULLS)
+    result = tpch.checked(orch, reference, NULLS)
     duck = next(f for f in result.plan.fragments if f.engine == "duck")
     assert duck.kind == "preaggregate" and "IS NULL" in duck.sql()
 
@@ -101,7 +93,7 @@ def test_grouping_by_a_function_of_the_big_side(
         "FROM customer, orders WHERE c_custkey = o_custkey AND c_nationkey = 7 "
         "GROUP BY c_mktsegment, EXTRACT(YEAR FROM o_orderdate) ORDER BY c_mktsegment, y"
     )
-    result = _check(orch, reference, sql)
+    result = tpch.checked(orch, reference, sql)
     duck = next(f for f in result.plan.fragments if f.engine == "duck")
     assert duck.kind == "preaggregate" and "EXTRACT" in duck.sql()
     plain = orch.query(sql, options=PlanOptions(preaggregate=False))

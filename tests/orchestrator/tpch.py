@@ -225,3 +225,13 @@ def same_rows(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]], ordered: 
             elif x != y:
                 return f"row {i}: {a} != {b}"
     return None
+
+
+def checked(orch: Any, reference: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """``orch``'s answer to ``sql`` (a QueryResult), asserted equal to ``reference``'s (and
+    not empty)."""
+    result = orch.query(sql)
+    got = [tuple(r.values()) for r in result.table.to_pylist()]
+    want = reference.execute(sql).fetchall()
+    assert want and same_rows(got, want, ordered="ORDER BY" in sql) is None
+    return result

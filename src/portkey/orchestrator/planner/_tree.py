@@ -240,20 +240,12 @@ def on_conjuncts(select: exp.Select) -> dict[str, list[exp.Expr]]:
 def engine_groups(remote: list[exp.Table], where: list[exp.Expr]) -> list[list[exp.Table]]:
     """Tables of one engine connected by join predicates among themselves (size >= 2)."""
     by_alias = {rules.source_alias(t): t for t in remote}
-    parent = {a: a for a in by_alias}
-
-    def find(a: str) -> str:
-        while parent[a] != a:
-            a = parent[a]
-        return a
-
-    for left, right in rules.equi_pairs(where):
-        a, b = left.table, right.table
-        if a in by_alias and b in by_alias and by_alias[a].catalog == by_alias[b].catalog:
-            parent[find(a)] = find(b)
+    root_of = rules.joined_roots(
+        by_alias, where, lambda a, b: by_alias[a].catalog == by_alias[b].catalog
+    )
     groups: dict[str, list[exp.Table]] = {}
     for alias, table in by_alias.items():
-        groups.setdefault(find(alias), []).append(table)
+        groups.setdefault(root_of[alias], []).append(table)
     return [g for g in groups.values() if len(g) > 1]
 
 

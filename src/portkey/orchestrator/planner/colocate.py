@@ -45,20 +45,16 @@ def _group(
     """The largest set of one engine's inner sources joined by equalities, with the LEFT
     JOINed sources of that engine whose ON reads only them; empty if none holds a derived
     table or a LEFT JOIN (plain table groups are the splitter's own)."""
-    parent = {a: a for a in sources}
-
-    def find(a: str) -> str:
-        while parent[a] != a:
-            a = parent[a]
-        return a
-
-    for left, right in rules.equi_pairs(conds):
-        a, b = left.table, right.table
-        if kinds.get(a) == kinds.get(b) == "inner" and engines.get(a) and engines[a] == engines[b]:
-            parent[find(a)] = find(b)
+    root_of = rules.joined_roots(
+        sources,
+        conds,
+        lambda a, b: (
+            kinds[a] == kinds[b] == "inner" and bool(engines[a]) and engines[a] == engines[b]
+        ),
+    )
     best: set[str] = set()
-    for root in {find(a) for a in sources if kinds[a] == "inner" and engines[a]}:
-        group = {a for a in sources if find(a) == root and kinds[a] == "inner"}
+    for root in {root_of[a] for a in sources if kinds[a] == "inner" and engines[a]}:
+        group = {a for a in sources if root_of[a] == root and kinds[a] == "inner"}
         for alias in sources:  # in order: a LEFT JOIN may read one joined before it
             if kinds[alias] != "left" or engines[alias] != engines[root]:
                 continue

@@ -6,7 +6,7 @@ Each function looks at expressions only; none contacts an engine. Columns are qu
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlglot import exp
 
@@ -87,6 +87,24 @@ def equi_pairs(conds: Iterable[exp.Expr]) -> list[tuple[exp.Column, exp.Column]]
             ):
                 out.append((left, right))
     return out
+
+
+def joined_roots(
+    aliases: Iterable[str], conds: Iterable[exp.Expr], links: Callable[[str, str], bool]
+) -> dict[str, str]:
+    """Each alias's component (a root alias) under the ``a.x = b.y`` conjuncts of ``conds``
+    whose two sides ``links`` accepts (union-find)."""
+    parent = {a: a for a in aliases}
+
+    def find(a: str) -> str:
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    for left, right in equi_pairs(conds):
+        if left.table in parent and right.table in parent and links(left.table, right.table):
+            parent[find(left.table)] = find(right.table)
+    return {a: find(a) for a in parent}
 
 
 def estimate_rows(rows: int | None, predicates: int) -> int | None:
