@@ -94,6 +94,8 @@ class Orchestrator:
         if cached is not None:  # a copy: a run adds notes to its plan
             return copy.deepcopy(cached)
         plan = self._plan(sql, params, dialect, options)
+        for fragment in plan.fragments:
+            fragment.freeze()
         with self._plans_lock:
             self._plans[key] = copy.deepcopy(plan)
             while len(self._plans) > PLAN_CACHE_SIZE:

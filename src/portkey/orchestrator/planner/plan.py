@@ -86,7 +86,17 @@ class Fragment:
     #: engine refuses the fragment, these are kept local when the query is planned again
     origins: list[str] = field(default_factory=list)
 
+    #: the rendered SQL once planning is over (``freeze``): a cached plan's copies reuse it
+    rendered: str | None = field(default=None, repr=False, compare=False)
+
+    def freeze(self) -> None:
+        """Render the SQL now: the plan is final (nothing changes ``expression`` any more)."""
+        self.rendered = None
+        self.rendered = self.sql()
+
     def sql(self, extra: exp.Expr | None = None) -> str:
+        if extra is None and self.rendered is not None:
+            return self.rendered
         tree = self.expression
         if extra is not None:
             tree = tree.copy()
