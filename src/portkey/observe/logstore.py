@@ -6,6 +6,7 @@ the cursor is the id of the last row returned (ids are time-ordered text).
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
@@ -69,6 +70,40 @@ FILTERS: Mapping[str, str] = {
     "until": "ts < ?",
 }
 _JSON_COLUMNS = ("attempts", "metadata", "guardrails")
+#: slack (ns) between a ts bound and the id bound derived from it: ``new_id`` truncates
+#: ``ts * 1e9`` (monotone in ts, so ts >= since gives prefix >= since's), one second more
+#: absorbs any float rounding many times over
+_ID_MARGIN_NS = 1_000_000_000
+
+
+def _id_bounds(since: Any, until: Any) -> tuple[list[str], list[Any]]:
+    """Loose ``id`` conditions implied by ``ts >= since`` / ``ts < until``.
+
+    Ids start with ``%020d`` of ``ts * 1e9``, so a primary-key range scan can do the work
+    the ts filter would do row by row. The bounds never exclude a row the ts conditions keep:
+    a lower bound is used only while it starts with "0" (every id of ts >= since then sorts
+    above it, 21-digit ones of far-future ts included), an upper bound only while it fits in
+    20 digits (then every kept row has a 20-digit or negative id below it)."""
+    where: list[str] = []
+    params: list[Any] = []
+    low = _nanoseconds(since)
+    if low is not None and 0 <= low - _ID_MARGIN_NS < 10**19:
+        where.append("id >= ?")
+        params.append("%020d" % (low - _ID_MARGIN_NS))  # noqa: UP031
+    high = _nanoseconds(until)
+    if high is not None and 0 <= high + _ID_MARGIN_NS < 10**20:
+        where.append("id < ?")
+        params.append("%020d" % (high + _ID_MARGIN_NS))  # noqa: UP031
+    return where, params
+
+
+def _nanoseconds(value: Any) -> int | None:
+    """``int(value * 1e9)`` like ``new_id``, or None for a bound that is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value):
+        return None
+    return int(value * 1e9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +135,9 @@ class LogStore:
             if value is not None:
                 where.append(FILTERS[name])
                 params.append(value)
+        extra, extra_params = _id_bounds(filters.get("since"), filters.get("until"))
+        where += extra
+        params += extra_params
         if errors_only:
             where.append("status >= 400")
         if cursor:
