@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,7 @@ from portkey.observe.metrics import Metrics
 from portkey.observe.record import Pending, stored_body, to_row
 from portkey.observe.settings import LogsSettings
 from portkey.observe.writer import LogWriter
-from portkey.store.db import open_database
-from portkey.store.migrations import migrate
+from portkey.store.db import Database
 
 
 def pending(ts: float, model: str = "gpt-4o", status: int = 200) -> Pending:
@@ -29,15 +27,9 @@ def pending(ts: float, model: str = "gpt-4o", status: int = 200) -> Pending:
     )  # fmt: skip
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def logs(request: pytest.FixtureRequest, tmp_path: Path) -> LogStore:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'logs.db'}"
-    else:
-        url = str(request.getfixturevalue("pg_url"))
-    db = open_database(url)
-    migrate(db)
-    request.addfinalizer(db.close)
+@pytest.fixture
+def logs(db: Database) -> LogStore:
+    """A log store on each backend (``db``: tests/observe/conftest.py)."""
     return LogStore(db)
 
 

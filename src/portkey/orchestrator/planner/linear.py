@@ -39,7 +39,9 @@ def factors(node: exp.Expr) -> list[exp.Expr]:
     return [node]
 
 
-def _reads(node: exp.Expr) -> set[str]:
+def reads(node: exp.Expr) -> set[str]:
+    """The aliases of every column in ``node`` ("" for an unqualified one: it counts as a
+    side of its own, unlike ``rules.aliases_of``)."""
     return {c.table for c in node.find_all(exp.Column)}
 
 
@@ -51,7 +53,7 @@ def splits_on(expression: exp.Expr, alias: str) -> bool:
     other = False
     for _, parts in terms(expression):
         for part in parts:
-            read = _reads(part)
+            read = reads(part)
             if alias in read and read != {alias}:
                 return False
             other = other or bool(read - {alias})
@@ -60,7 +62,7 @@ def splits_on(expression: exp.Expr, alias: str) -> bool:
 
 def sides(expression: exp.Expr) -> set[str]:
     """The aliases whose partial sums ``expression`` splits on (``splits_on``)."""
-    return {a for a in _reads(expression) if splits_on(expression, a)}
+    return {a for a in reads(expression) if splits_on(expression, a)}
 
 
 def product(parts: list[exp.Expr]) -> exp.Expr:
@@ -82,8 +84,8 @@ def split(
     found = terms(expression)
     out: list[tuple[int, list[exp.Expr], exp.Expr]] = []
     for sign, parts in found:
-        mine = [p for p in parts if alias in _reads(p) or not _reads(p)]
-        theirs = [p for p in parts if _reads(p) and alias not in _reads(p)]
+        mine = [p for p in parts if alias in reads(p) or not reads(p)]
+        theirs = [p for p in parts if reads(p) and alias not in reads(p)]
         out.append((sign, theirs, product(mine) if mine else exp.Literal.number(1)))
     guard = None
     if len(found) > 1:

@@ -98,7 +98,7 @@ def _target(select: exp.Select, locals_: Mapping[str, Local], outer: set[str]) -
             return None
         if any(isinstance(n, exp.AggFunc) for n in agg.walk() if n is not agg):
             return None
-        read = {c.table for c in agg.find_all(exp.Column)}
+        read = linear.reads(agg)
         case = _case_sum(agg)
         if case is not None and len(case[1]) == 1:
             aliases |= case[1]  # the conditions read other sides: they stay local
@@ -148,12 +148,12 @@ def _case_sum(agg: exp.AggFunc) -> tuple[set[str], set[str]] | None:
     conds: set[str] = set()
     branches: set[str] = set()
     for value in _branches(case):
-        read = {c.table for c in value.find_all(exp.Column)}
+        read = linear.reads(value)
         if not read and not _nothing(value):
             return None
         branches |= read
     for when in case.args.get("ifs") or []:
-        conds |= {c.table for c in when.this.find_all(exp.Column)}
+        conds |= linear.reads(when.this)
     return None if conds & branches else (conds, branches)
 
 
@@ -173,7 +173,7 @@ def _nothing(value: exp.Expr) -> bool:
 
 def _reads(agg: exp.AggFunc, alias: str) -> bool:
     """``agg`` reads ``alias``, or no column at all (``COUNT(*)`` counts its rows)."""
-    tables = {c.table for c in agg.find_all(exp.Column)}
+    tables = linear.reads(agg)
     return not tables or alias in tables
 
 
@@ -277,7 +277,7 @@ def _key_of(col: exp.Column, alias: str) -> exp.Expr:
         parent = node.parent
         if not isinstance(parent, exp.Func) or isinstance(parent, _NOT_KEYS):
             return node
-        if {c.table for c in parent.find_all(exp.Column)} != {alias}:
+        if linear.reads(parent) != {alias}:
             return node
         if any(isinstance(n, exp.Query | exp.Rand) for n in parent.walk()):
             return node
@@ -315,7 +315,7 @@ def _split(agg: exp.AggFunc, target: Local, start: int) -> tuple[exp.Expr, list[
                 value.replace(ref)
                 parts.append(partial)
         return exp.Sum(this=case), parts
-    if isinstance(agg, exp.Sum) and {c.table for c in agg.find_all(exp.Column)} - {target.alias}:
+    if isinstance(agg, exp.Sum) and linear.reads(agg) - {target.alias}:
         return _split_linear(agg, target, part)
     inner = _inside(agg, target)
     if isinstance(agg, exp.Avg):
