@@ -36,6 +36,10 @@ def _fragment(name: str, sql: str = "SELECT 1") -> Fragment:
         ("SELECT MAX(a) FROM t", 0.001),
         # a derived table's aggregate does not make the query one row
         ("SELECT t.a FROM t JOIN (SELECT k, MAX(v) AS m FROM u GROUP BY k) AS d ON TRUE", 1.0),
+        # equal to the one value of a global aggregate (TPC-H q15's max): a point lookup
+        ("SELECT t.a FROM t CROSS JOIN (SELECT MAX(v) AS m FROM u) AS d WHERE t.v = d.m", 0.001),
+        # ... but not when that derived table is grouped (one row per key)
+        ("SELECT t.a FROM t, (SELECT k, MAX(v) AS m FROM u GROUP BY k) AS d WHERE t.v = d.m", 1.0),
     ],
 )
 def test_own_selectivity(sql: str, want: float) -> None:

@@ -74,7 +74,7 @@ def nest(
 ) -> exp.Subquery | None:
     """Nest the co-located group of ``select`` (rewritten in place); None if there is none.
 
-    ``engine_of``: the one engine a source lives on (None: several, a CTE, correlated).
+    ``engine_of``: the one engine a source lives on (None: several, or correlated).
     """
     joins = list(select.args.get("joins") or [])
     from_ = select.args.get("from_")
@@ -90,7 +90,13 @@ def nest(
     where = rules.conjuncts(select.args["where"].this) if select.args.get("where") else []
     ons = {rules.source_alias(j.this): rules.conjuncts(j.args.get("on")) for j in joins}
     inner_ons = [c for a, cs in ons.items() if kinds[a] == "inner" for c in cs]
-    group = _group(sources, kinds, engines, where + inner_ons, ons)
+    # a.x = b.y AND b.y = c.z joins a and c too, though b lives elsewhere (TPC-H q17)
+    implied = [
+        c
+        for c in rules.implied_equalities(where + inner_ons)
+        if all(kinds.get(a) == "inner" for a in rules.aliases_of(c))
+    ]
+    group = _group(sources, kinds, engines, where + inner_ons + implied, ons)
     if not group:
         return None
     dialect = dialect_of(engines[next(iter(group))] or "")
@@ -102,7 +108,8 @@ def nest(
             join.set("on", None)
             join.set("kind", "CROSS")
     conds = where + inner_ons
-    moved = [c for c in conds if rules.is_local_predicate(c, group) and pushable(c, dialect)]
+    mine = [c for c in conds + implied if rules.is_local_predicate(c, group)]
+    moved = [c for c in mine if pushable(c, dialect)]
     kept = [c for c in conds if not any(c is m for m in moved)]
     select.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
     members = [s for s in order if rules.source_alias(s) in group]

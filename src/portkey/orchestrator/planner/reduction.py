@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from portkey.orchestrator.planner import rules
+from portkey.orchestrator.planner._tree import one_row
 from portkey.orchestrator.planner.plan import Fragment, SemiJoin
 from portkey.orchestrator.planner.scope import own_nodes
 
@@ -37,15 +38,24 @@ class Size:
 
 def own_selectivity(query: exp.Query, base_rows: int | None) -> float:
     """The fraction of its tables' rows (``base_rows``: the largest) ``query`` keeps: a quarter
-    per filter that is not a join equality, a quarter for HAVING, LIMIT n of the rows."""
+    per filter that is not a join equality, a quarter for HAVING, LIMIT n of the rows, one
+    row for an equality with a global aggregate's value."""
     if not isinstance(query, exp.Select):
         return 1.0
     where = query.args.get("where")
-    conds = [c for c in rules.conjuncts(where.this if where else None) if not _column_eq(c)]
-    out: float = QUARTER ** len(conds)
+    conds = rules.conjuncts(where.this if where else None)
+    out: float = QUARTER ** sum(1 for c in conds if not _column_eq(c))
     if query.args.get("having"):
         out *= QUARTER
     base = max(1, base_rows or 1)
+    # x = the one value of a global aggregate (q15's "= (SELECT max(...))"): a point lookup
+    single = {
+        rules.source_alias(s)
+        for s in rules.select_sources(query)
+        if isinstance(s, exp.Subquery) and one_row(s.this)
+    }
+    if any(_column_eq(c) and rules.aliases_of(c) & single for c in conds):
+        out = min(out, 1 / base)
     if not query.args.get("group") and any(isinstance(n, exp.AggFunc) for n in own_nodes(query)):
         out = min(out, 1 / base)
     limit = query.args.get("limit")

@@ -47,8 +47,7 @@ class Splitter:
         self.cte_engines: dict[str, set[str]] = {}
         #: WHERE conjuncts (by id) a scan or join fragment applies: the local step drops them
         self.pushed: set[int] = set()
-        #: CTE name -> how many times the query reads it (a CTE read once may be reduced)
-        self.cte_reads: dict[str, int] = {}
+        self.root: exp.Query = exp.select("1")
         #: CTE name -> the fragment that now answers it (``SELECT * FROM _fN``)
         self.cte_fragments: dict[str, str] = {}
         self.notes: list[str] = []
@@ -58,8 +57,10 @@ class Splitter:
     # -- entry ----------------------------------------------------------------------------
     def plan(self, query: exp.Query) -> Plan:
         self._index_ctes(query)
+        self.root = query
         types = tree.types(query)
         local = self.split(query)
+        self._drop_unread_ctes(local)
         _drop_idle_semijoins(self.fragments)
         passthrough = (
             len(self.fragments) == 1
@@ -78,9 +79,26 @@ class Splitter:
         # engines of a CTE include those of the CTEs it reads (definitions come first)
         for name, body in self.cte_bodies.items():
             self.cte_engines[name] = self.engines_of(body)
-        for table in query.find_all(exp.Table):
-            if not table.catalog and table.name in self.cte_bodies:
-                self.cte_reads[table.name] = self.cte_reads.get(table.name, 0) + 1
+
+    def _local_reads(self, name: str) -> int:
+        """How many times the local step (as split so far) reads CTE ``name``: reads moved
+        into a fragment (which inlines its own copy) no longer count."""
+        return sum(1 for t in self.root.find_all(exp.Table) if not t.catalog and t.name == name)
+
+    def _drop_unread_ctes(self, local: exp.Query) -> None:
+        """CTEs whose every read went into fragments: neither computed nor fetched."""
+        with_ = local.args.get("with_")
+        for cte in list(with_.expressions if with_ else []):
+            if self._local_reads(cte.alias):
+                continue
+            name = self.cte_fragments.pop(cte.alias, None)
+            if name is not None and not any(
+                e.source == name for f in self.fragments for e in f.semijoins
+            ):
+                self.fragments[:] = [f for f in self.fragments if f.name != name]
+            cte.pop()
+        if with_ is not None and not with_.expressions:
+            local.set("with_", None)
 
     # -- what lives where -------------------------------------------------------------------
     def engines_of(self, node: exp.Expr) -> set[str]:
@@ -93,13 +111,14 @@ class Splitter:
         return out
 
     def _engine_of(self, source: exp.Expr) -> str | None:
-        """The one engine a FROM/JOIN source lives on; None for a CTE, a correlated or
-        multi-engine derived table (``colocate``)."""
+        """The one engine a FROM/JOIN source (a table, a CTE, a derived table) lives on;
+        None for several, or a correlated derived table (``colocate``)."""
         if isinstance(source, exp.Table):
-            return source.catalog or None
+            if source.catalog or source.name not in self.cte_engines:
+                return source.catalog or None
+            engines = self.cte_engines[source.name]
+            return next(iter(engines)) if len(engines) == 1 else None
         if not isinstance(source, exp.Subquery) or tree.correlated(source.this):
-            return None
-        if tree.referenced_ctes(source.this, self.cte_bodies):
             return None
         engines = self.engines_of(source.this)
         return next(iter(engines)) if len(engines) == 1 else None
@@ -123,15 +142,16 @@ class Splitter:
             return node
         if not isinstance(node, exp.Select):
             return node
+        if self.pushdown:
+            rules.inner_when_null_rejected(node)
+            while colocate.nest(node, self._engine_of, lambda e: self.engines[e].dialect):
+                pass
         with_ = node.args.get("with_")
         for cte in with_.expressions if with_ else []:
             cte.set("this", self.split(cte.this))
             name = tree.ref_name(cte.this)
             if name is not None:
                 self.cte_fragments[cte.alias] = name
-        if self.pushdown:
-            while colocate.nest(node, self._engine_of, lambda e: self.engines[e].dialect):
-                pass
         for sub in tree.child_queries(node):
             sub.replace(self.split(sub))
         self._scans(node)
@@ -345,7 +365,7 @@ class Splitter:
             alias = rules.source_alias(source)
             if alias not in readers:
                 continue
-            if isinstance(source, exp.Table) and self.cte_reads.get(source.name, 0) != 1:
+            if isinstance(source, exp.Table) and self._local_reads(source.name) != 1:
                 continue
             columns = tree.filterable_outputs(readers[alias].expression)
             if columns:
