@@ -13,6 +13,7 @@ answered plus what was shipped into their temporary tables.
     .venv/bin/python bench/orchestrator.py              # SF 0.1
     .venv/bin/python bench/orchestrator.py --scale 1    # SF 1 (loading takes minutes)
     .venv/bin/python bench/orchestrator.py --queries 3,5,10 --repeat 5
+    .venv/bin/python bench/orchestrator.py --no-keys    # no data.foreign_keys declared
 
 A developer tool: not part of the unit tests, not run by CI. Needs the PostgreSQL and MariaDB
 servers of this machine (127.0.0.1:5432, 127.0.0.1:3306).
@@ -64,6 +65,11 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--queries", default="", help="comma-separated numbers (default all)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per query (median)")
+    parser.add_argument(
+        "--no-keys",
+        action="store_true",
+        help="plan without TPC-H's foreign keys (data.foreign_keys, declared by default)",
+    )
     args = parser.parse_args()
     wanted = {int(q) for q in args.queries.split(",") if q}
     with tempfile.TemporaryDirectory(prefix="pk-bench-") as tmp:
@@ -73,7 +79,7 @@ def main() -> None:
         dep = tpch.deploy(parquet, work)
         print(f"TPC-H SF {args.scale}: generated and loaded in {time.perf_counter() - t0:.1f} s")
         try:
-            run(dep, wanted, args.repeat)
+            run(dep, wanted, args.repeat, keys=not args.no_keys)
         finally:
             dep.drop()
 
@@ -277,9 +283,13 @@ def _summary(rows: list[Row]) -> None:
     )
 
 
-def run(dep: tpch.Deployment, wanted: set[int], repeat: int) -> None:
-    orch = Orchestrator(DataSettings.model_validate({"engines": dep.engines()}))
+def run(dep: tpch.Deployment, wanted: set[int], repeat: int, *, keys: bool = True) -> None:
+    data: dict[str, Any] = {"engines": dep.engines()}
+    if keys:
+        data["foreign_keys"] = dep.foreign_keys()
+    orch = Orchestrator(DataSettings.model_validate(data))
     orch.catalog.ensure_loaded()
+    print(f"our plans {'with' if keys else 'without'} TPC-H's foreign keys (data.foreign_keys)")
     engines = hand_engines(dep)
     ref = dep.reference()
     ladder(orch)

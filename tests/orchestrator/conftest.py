@@ -44,6 +44,13 @@ def orch(deployment: tpch.Deployment) -> Orchestrator:
     return Orchestrator(DataSettings.model_validate({"engines": deployment.engines()}))
 
 
+@pytest.fixture(scope="session")
+def keyed(deployment: tpch.Deployment) -> Orchestrator:
+    """The same deployment with TPC-H's foreign keys declared (``data.foreign_keys``)."""
+    data = {"engines": deployment.engines(), "foreign_keys": deployment.foreign_keys()}
+    return Orchestrator(DataSettings.model_validate(data))
+
+
 def config_text(engines: dict[str, Any], **data: Any) -> str:
     return yaml.safe_dump({"admin": {"api_key": ADMIN_KEY}, "data": {"engines": engines, **data}})
 

@@ -49,6 +49,20 @@ PRIMARY_KEYS = {
     "partsupp": "ps_partkey, ps_suppkey",
     "supplier": "s_suppkey",
 }
+#: TPC-H's foreign keys (every one NOT NULL, and the data keeps them): (table, columns) ->
+#: (table, columns), for ``data.foreign_keys``
+FOREIGN_KEYS = (
+    (("lineitem", "l_orderkey"), ("orders", "o_orderkey")),
+    (("lineitem", "l_partkey"), ("part", "p_partkey")),
+    (("lineitem", "l_suppkey"), ("supplier", "s_suppkey")),
+    (("lineitem", "l_partkey, l_suppkey"), ("partsupp", "ps_partkey, ps_suppkey")),
+    (("orders", "o_custkey"), ("customer", "c_custkey")),
+    (("customer", "c_nationkey"), ("nation", "n_nationkey")),
+    (("supplier", "s_nationkey"), ("nation", "n_nationkey")),
+    (("nation", "n_regionkey"), ("region", "r_regionkey")),
+    (("partsupp", "ps_partkey"), ("part", "p_partkey")),
+    (("partsupp", "ps_suppkey"), ("supplier", "s_suppkey")),
+)
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 QUERIES_FILE = Path(__file__).parent.parent / "data" / "tpch" / "queries.sql"
 
@@ -113,6 +127,16 @@ class Deployment:
             "my": {"type": "mysql", "database": self.my_db, "schemas": [self.my_db]},
             "lite": {"type": "sqlite", "path": str(self.lite_path)},
         }
+
+    def foreign_keys(self, placement: dict[str, str] = PLACEMENT) -> list[dict[str, Any]]:
+        """``data.foreign_keys`` for TPC-H's keys, wherever its tables live."""
+        schemas = {"duck": "main", "lite": "main", "pg": self.pg_schema, "my": self.my_db}
+
+        def paths(table: str, columns: str) -> list[str]:
+            engine = placement[table]
+            return [f"{engine}.{schemas[engine]}.{table}.{c}" for c in columns.split(", ")]
+
+        return [{"from": paths(*a), "to": paths(*b)} for a, b in FOREIGN_KEYS]
 
     def reference(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect()

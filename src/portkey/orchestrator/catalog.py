@@ -25,6 +25,7 @@ from typing import Any
 from portkey.errors import GatewayError
 from portkey.orchestrator.engines import ColumnInfo, Engine, TableInfo, create_engine
 from portkey.orchestrator.errors import UnknownName
+from portkey.orchestrator.keys import Keys, resolve_keys
 from portkey.orchestrator.settings import DataSettings
 
 
@@ -75,6 +76,7 @@ class Catalog:
         self._loaded = False
         #: bumped whenever the tables may have changed (plans made before are stale)
         self.version = 0
+        self._keys: tuple[int, Keys] | None = None
 
     def _fingerprint(self, name: str) -> str:
         cfg = self.settings.engines[name].model_dump_json()
@@ -181,6 +183,15 @@ class Catalog:
             param=name,
         )
 
+    def keys(self) -> Keys:
+        """``data.foreign_keys`` resolved against the tables (again when they change)."""
+        tables = self.tables()
+        cached = self._keys
+        if cached is None or cached[0] != self.version:
+            cached = (self.version, resolve_keys(self.settings.foreign_keys, tables))
+            self._keys = cached
+        return cached[1]
+
     def sqlglot_schema(self, tables: Iterable[TableInfo]) -> dict[str, Any]:
         """``{engine: {schema: {table: {column: type}}}}`` for sqlglot's optimizer."""
         out: dict[str, Any] = {}
@@ -195,6 +206,7 @@ class Catalog:
         return {
             "engines": [s.to_dict() for s in self.states.values()],
             "tables": [t.to_dict() for t in self.tables()],
+            **self.keys().to_dict(),
         }
 
 

@@ -146,6 +146,49 @@ class LLMSettings(Strict):
     temperature: float = Field(default=0.0, ge=0, le=2)
 
 
+_COLUMN_PATH = re.compile(r"[^.\s]+\.[^.\s]+\.[^.\s]+\.[^.\s]+")
+
+
+class ForeignKey(Strict):
+    """``data.foreign_keys``: every row of ``from``'s table matches exactly one row of
+    ``to``'s (a NOT NULL foreign key into a unique key), even across engines.
+
+    No engine can check a key that spans engines: the planner trusts it (as Snowflake trusts
+    a ``RELY`` constraint) to push a top-N through the join; a false one gives wrong answers.
+    Columns are ``engine.schema.table.column``; a list for a composite key.
+    """
+
+    model_config = {**Strict.model_config, "populate_by_name": True}
+
+    from_: list[str] = Field(alias="from", min_length=1)
+    to: list[str] = Field(min_length=1)
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _listed(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not _COLUMN_PATH.fullmatch(path):
+                raise ValueError(f"{path!r}: name a column as engine.schema.table.column")
+        if len({p.rsplit(".", 1)[0] for p in value}) != 1:
+            raise ValueError("the columns of one key belong to one table")
+        return [p.lower() for p in value]
+
+    @model_validator(mode="after")
+    def _pairs(self) -> ForeignKey:
+        if len(self.from_) != len(self.to):
+            raise ValueError(f"from has {len(self.from_)} columns and to has {len(self.to)}")
+        return self
+
+    def tables(self) -> tuple[str, str]:
+        """The qualified tables of ``from`` and ``to``."""
+        return self.from_[0].rsplit(".", 1)[0], self.to[0].rsplit(".", 1)[0]
+
+
 EngineSettings = Annotated[
     DuckDBEngine
     | SQLiteEngine
@@ -181,6 +224,9 @@ class DataSettings(Strict):
                 )
         return engines
 
+    #: keys the planner may rely on across engines (``ForeignKey``)
+    foreign_keys: list[ForeignKey] = Field(default_factory=list)
+
     #: natural-language questions (``POST /query {question}``); off when absent
     llm: LLMSettings | None = None
 
@@ -190,4 +236,11 @@ class DataSettings(Strict):
     @model_validator(mode="after")
     def _syncs(self) -> DataSettings:
         check_syncs(set(self.engines), self.syncs)
+        for i, key in enumerate(self.foreign_keys):
+            for side, table in zip(("from", "to"), key.tables(), strict=True):
+                engine = table.split(".", 1)[0]
+                if engine not in self.engines:
+                    raise ValueError(
+                        f"foreign_keys[{i}].{side}: no engine {engine!r} under data.engines"
+                    )
         return self

@@ -82,4 +82,4 @@ def plan_query(tree: exp.Query, catalog: Catalog, options: PlanOptions = ALL_RUL
         raise TranslationFailed(f"cannot plan this query: {exc}", code="unplannable") from exc
     assert isinstance(optimized, exp.Query)
     tables = {(t.engine, t.schema, t.name): t for t in used.values()}
-    return Splitter(tables, catalog.engines, options).plan(optimized)
+    return Splitter(tables, catalog.engines, options, catalog.keys()).plan(optimized)

@@ -21,8 +21,9 @@ from typing import Any
 from sqlglot import exp
 
 from portkey.orchestrator.engines import Engine, TableInfo
+from portkey.orchestrator.keys import Keys
 from portkey.orchestrator.planner import _tree as tree
-from portkey.orchestrator.planner import colocate, reduction, rules
+from portkey.orchestrator.planner import colocate, reduction, rules, topn
 from portkey.orchestrator.planner.capabilities import pushable
 from portkey.orchestrator.planner.plan import ALL_RULES, Fragment, Plan, PlanOptions, SemiJoin
 from portkey.orchestrator.planner.preaggregate import Local, preaggregate
@@ -37,8 +38,10 @@ class Splitter:
         tables: Mapping[tuple[str, str, str], TableInfo],
         engines: Mapping[str, Engine],
         options: PlanOptions = ALL_RULES,
+        keys: Keys | None = None,
     ) -> None:
         self.options = options
+        self.keys = keys or Keys()
         self.pushdown = options.pushdown
         self.tables = tables
         self.engines = engines
@@ -240,10 +243,25 @@ class Splitter:
         for group in groups:
             self._replace_group(select, group, produced[rules.source_alias(group[0])][0])
         if self.pushdown:
-            tree.drop_pushed(select, self.pushed)
-            if self.options.preaggregate:
-                locals_ = tree.locals(produced) | self._derived(select)
-                preaggregate(select, locals_, outer)
+            self._narrow_local(select, produced, outer)
+
+    def _narrow_local(
+        self,
+        select: exp.Select,
+        produced: Mapping[str, tuple[Fragment, dict[str, str]]],
+        outer: set[str],
+    ) -> None:
+        """What the fragments took over leaves the local step; aggregates and a top-N move
+        into them where that is sound."""
+        tree.drop_pushed(select, self.pushed)
+        if self.options.preaggregate:
+            locals_ = tree.locals(produced) | self._derived(select)
+            preaggregate(select, locals_, outer)
+        pushed = topn.push(select, {f.name: f for f in self.fragments}, self.keys)
+        if pushed is not None:
+            self.notes.append(pushed.note)
+            if self.options.semijoins:
+                self._ship_top(pushed)
 
     def _needed(
         self, select: exp.Select, alias: str, info: TableInfo, preds: list[exp.Expr]
@@ -438,6 +456,24 @@ class Splitter:
         reduction.choose(candidates, self.fragments, self.sizes)
         conds = list(where) + [c for a, cs in ons.items() if a not in outer for c in cs]
         self._bounds(conds, produced, readers, outer)
+
+    def _ship_top(self, pushed: topn.Pushed) -> None:
+        """Edges from a fragment cut to its top rows to the lookups it joins directly."""
+        by_name = {f.name: f for f in self.fragments}
+        top = pushed.fragment
+        for out, target, column in pushed.lookups:
+            body = target.expression
+            assert isinstance(body, exp.Select)
+            inner = next(p.unalias() for p in body.selects if p.alias_or_name == column)
+            family = tree.family(top.types.get(out))
+            if family is None or family != tree.family(target.types.get(column)):
+                continue
+            if not isinstance(inner, exp.Column) or reduction.feeds(target.name, top.name, by_name):
+                continue
+            if any(e.source == top.name and e.target_column == inner for e in target.semijoins):
+                continue
+            temp = self.options.temp_tables and self.engines[target.engine].temp_tables
+            target.semijoins.append(SemiJoin(top.name, out, inner.copy(), temp_table=temp))
 
     def _bounds(
         self,
