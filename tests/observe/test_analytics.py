@@ -279,6 +279,30 @@ def test_rollups_give_the_log_s_answers(store_url: str, sent: Sent, aligned: boo
         db.close()
 
 
+def test_an_analytics_call_never_waits_for_a_rollup_step_in_progress(
+    store_url: str, sent: Sent
+) -> None:
+    """While the rollup job holds the rollups (a step in progress), a query due for a
+    refresh does not wait: it reads the minutes past the rollups from the log. Here the
+    step is held by this very thread, so waiting would never end (the test's timeout)."""
+    db = open_database(store_url)
+    try:
+        rolled, exact = Analytics(db), Analytics(db, rollups=False)
+        assert rolled.rollups is not None
+        later = time.time() + 600
+        rolled.rollups.refresh(now=later, force=True)
+        window = Window.of(math.floor(sent.since / 60) * 60, math.ceil(later / 60) * 60, 60)
+        want = exact.requests_per_minute(window)
+        rolled.rollups._checked = -math.inf  # due for a refresh
+        with rolled.rollups._lock:
+            got = rolled.requests_per_minute(window)
+            costs = rolled.cost_totals(window, "model")
+        assert_same(got, want)
+        assert_same(costs, exact.cost_totals(window, "model"))
+    finally:
+        db.close()
+
+
 def test_a_row_logged_late_still_reaches_the_rollups(store_url: str, sent: Sent) -> None:
     """A long stream is logged when it ends, stamped with its start: the next refresh
     rebuilds recent minutes, so it counts once (the writer's own insert, no fakes)."""

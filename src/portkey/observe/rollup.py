@@ -195,7 +195,8 @@ class Rollups:
             with self._lock:
                 target = math.floor((at - SETTLE_S) / 60) * 60
                 with self.db.transaction() as tx:
-                    done = self._step(tx, float(target))
+                    done, reached = self._step(tx, float(target))
+                self.rolled_to = reached  # committed: readers without the lock may use it
                 if done:
                     self._checked = at
                     return True
@@ -205,23 +206,34 @@ class Rollups:
         """Roll settled minutes up (at most every ``REFRESH_S``); returns ``rolled_to``.
 
         A backfill (a log older than the rollups) goes one ``STEP_S`` per call, so no query
-        waits on it for long; ``force`` refreshes now and catches up completely."""
+        waits on it for long; ``force`` refreshes now and catches up completely. Unforced,
+        it never waits: while another thread (the job) is rolling up, it returns how far the
+        rollups reach now, and the caller reads the minutes past that from the log."""
         now = time.time() if now is None else now
-        with self._lock:
+        if not force and now - self._checked < REFRESH_S:
+            return self.rolled_to
+        # the first call waits (it has no rollups to read yet); later ones never do
+        if not self._lock.acquire(blocking=force or self.rolled_to is None):
+            return self.rolled_to
+        try:
             if not force and now - self._checked < REFRESH_S:
                 return self.rolled_to
             target = math.floor((now - SETTLE_S) / 60) * 60
             while True:
                 with self.db.transaction() as tx:
-                    done = self._step(tx, float(target))
+                    done, reached = self._step(tx, float(target))
+                self.rolled_to = reached
                 if done or not force:  # a backfill: one step per call, the rest read raw
                     break
             if done:
                 self._checked = now
             return self.rolled_to
+        finally:
+            self._lock.release()
 
-    def _step(self, tx: Tx, target: float) -> bool:
-        """One transaction: rebuild [start, end) and move ``rolled_to``; True when caught up."""
+    def _step(self, tx: Tx, target: float) -> tuple[bool, float | None]:
+        """One transaction: rebuild [start, end) and move ``rolled_to``; whether it caught
+        up, and how far the rollups reach once it commits."""
         if self.db.dialect == "postgres":
             tx.query("SELECT pg_advisory_xact_lock(?)", (LOCK_ID,))
         state = tx.query("SELECT value FROM analytics_state WHERE name = 'rolled_to'")
@@ -229,8 +241,7 @@ class Rollups:
         if oldest is None:  # an empty log (retention took everything): nothing to keep
             for table in ("request_log_minutes", "request_log_minute_dims"):
                 tx.execute(f"DELETE FROM {table}")
-            self.rolled_to = float(state[0][0]) if state else None
-            return True
+            return True, float(state[0][0]) if state else None
         floor = math.floor(float(oldest) / 60) * 60
         tx.execute("DELETE FROM request_log_minutes WHERE minute < ?", (floor,))
         tx.execute("DELETE FROM request_log_minute_dims WHERE minute < ?", (floor,))
@@ -241,8 +252,7 @@ class Rollups:
         reached = max(end, float(state[0][0])) if state else end
         tx.execute("DELETE FROM analytics_state WHERE name = 'rolled_to'")
         tx.execute("INSERT INTO analytics_state (name, value) VALUES ('rolled_to', ?)", (reached,))
-        self.rolled_to = reached
-        return end >= target
+        return end >= target, reached
 
     def _rebuild(self, tx: Tx, start: float, end: float) -> None:
         minute = (
