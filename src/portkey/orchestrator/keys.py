@@ -40,6 +40,12 @@ class Keys:
             r.table == table and r.target == target and r.pairs == wanted for r in self.references
         )
 
+    def unique(self, table: TableKey, column: str) -> bool:
+        """Whether ``column`` alone is a key of ``table``: a declared foreign key points at it."""
+        return any(
+            r.target == table and {b for _, b in r.pairs} == {column} for r in self.references
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "foreign_keys": [

@@ -22,7 +22,7 @@ from sqlglot import exp
 from portkey.orchestrator.engines import Engine, TableInfo
 from portkey.orchestrator.keys import Keys
 from portkey.orchestrator.planner import _tree as tree
-from portkey.orchestrator.planner import colocate, reduction, rules, semijoins, topn
+from portkey.orchestrator.planner import colocate, lookups, reduction, rules, semijoins, topn
 from portkey.orchestrator.planner.capabilities import pushable
 from portkey.orchestrator.planner.plan import ALL_RULES, Fragment, Plan, PlanOptions
 from portkey.orchestrator.planner.preaggregate import Local, preaggregate
@@ -252,11 +252,20 @@ class Splitter(SemiJoins):
         if self.options.preaggregate:
             locals_ = tree.locals(produced) | self._derived(select)
             preaggregate(select, locals_, outer)
+        self.notes += lookups.to_key_lists(select, self.fragments, self.keys, self._key_list)
         pushed = topn.push(select, {f.name: f for f in self.fragments}, self.keys)
         if pushed is not None:
             self.notes.append(pushed.note)
             if self.options.semijoins:
                 self._ship_top(pushed)
+
+    def _key_list(
+        self, engine: str, body: exp.Select, types: dict[str, str], rows: int | None
+    ) -> Fragment:
+        """A scan answering the keys of a lookup's rows where a condition holds."""
+        fragment = self._add(engine, "scan", body, rules.estimate_rows(rows, 1), types, rows)
+        fragment.origins.append(body.args["where"].this.sql())
+        return fragment
 
     def _needed(
         self, select: exp.Select, alias: str, info: TableInfo, preds: list[exp.Expr]

@@ -55,7 +55,7 @@ def push(select: exp.Select, fragments: Mapping[str, Fragment], keys: Keys) -> P
     nodes = own_nodes(select)
     if any(isinstance(n, exp.Window) for n in nodes):
         return None
-    sources = _sources(select, fragments)
+    sources = fragment_sources(select, fragments)
     if sources is None:
         return None
     where = rules.conjuncts(select.args["where"].this) if select.args.get("where") else []
@@ -72,7 +72,7 @@ def push(select: exp.Select, fragments: Mapping[str, Fragment], keys: Keys) -> P
     top = fragments[sources[alias]]
     ordered = [_in_fragment(t, alias, top, grouped) for t in terms]
     accepted: list[tuple[str, str, list[tuple[str, str]]]] = []
-    lookup = _fragment_lookup(sources, fragments, keys, accepted)
+    lookup = fragment_lookup(sources, fragments, keys, accepted)
     if any(o is None for o in ordered) or not _reaches_all(alias, sources, where, lookup):
         return None
     if grouped and not _groups_kept(select, alias, top, where):
@@ -103,7 +103,9 @@ def _count(select: exp.Select, arg: str) -> int | None:
     return None
 
 
-def _sources(select: exp.Select, fragments: Mapping[str, Fragment]) -> dict[str, str] | None:
+def fragment_sources(
+    select: exp.Select, fragments: Mapping[str, Fragment]
+) -> dict[str, str] | None:
     """Local alias -> the fragment it reads whole; None if any source is something else."""
     out: dict[str, str] = {}
     for source in rules.select_sources(select):
@@ -170,7 +172,7 @@ def _is_aggregate(projection: exp.Expr) -> bool:
     return projection.find(exp.AggFunc) is not None
 
 
-def _base(fragment: Fragment, output: str) -> tuple[TableKey, str] | None:
+def base_column(fragment: Fragment, output: str) -> tuple[TableKey, str] | None:
     """The table and column a fragment's output reads as is (not through an outer join)."""
     body = fragment.expression
     if not isinstance(body, exp.Select) or any(j.side for j in body.args.get("joins") or []):
@@ -185,9 +187,10 @@ def _base(fragment: Fragment, output: str) -> tuple[TableKey, str] | None:
     return None
 
 
-def _root(fragment: Fragment, keys: Keys) -> TableKey | None:
+def root_table(fragment: Fragment, keys: Keys, *, filtered: bool = False) -> TableKey | None:
     """The table whose rows the fragment answers one for one: it reads one table whole,
-    joined only to tables that each of its rows looks up by a declared key."""
+    joined only to tables that each of its rows looks up by a declared key. ``filtered``:
+    some of its rows, one for one (filters on one table's columns allowed)."""
     body = fragment.expression
     if not isinstance(body, exp.Select):
         return None
@@ -201,6 +204,8 @@ def _root(fragment: Fragment, keys: Keys) -> TableKey | None:
         return None
     tables = {rules.source_alias(s): (fragment.engine, s.db, s.name) for s in sources}
     where = rules.conjuncts(body.args["where"].this) if body.args.get("where") else []
+    if filtered:
+        where = [c for c in where if len(rules.aliases_of(c)) > 1]
 
     def lookup(a: str, b: str, pairs: list[tuple[str, str]]) -> bool:
         return keys.lossless(tables[a], tables[b], pairs)
@@ -232,7 +237,7 @@ def _reaches_all(start: str, members: Iterable[str], conds: list[exp.Expr], look
     return reached == wanted and used == len(conds)
 
 
-def _fragment_lookup(
+def fragment_lookup(
     sources: Mapping[str, str],
     fragments: Mapping[str, Fragment],
     keys: Keys,
@@ -243,9 +248,9 @@ def _fragment_lookup(
     collects the lookups found)."""
 
     def lookup(a: str, b: str, pairs: list[tuple[str, str]]) -> bool:
-        target = _root(fragments[sources[b]], keys)
-        ours = [_base(fragments[sources[a]], x) for x, _ in pairs]
-        theirs = [_base(fragments[sources[b]], y) for _, y in pairs]
+        target = root_table(fragments[sources[b]], keys)
+        ours = [base_column(fragments[sources[a]], x) for x, _ in pairs]
+        theirs = [base_column(fragments[sources[b]], y) for _, y in pairs]
         if target is None or None in ours or None in theirs:
             return False
         tables = {o[0] for o in ours if o is not None}
