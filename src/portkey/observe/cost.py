@@ -20,7 +20,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -90,11 +89,6 @@ def _int(value: Any) -> int:
     return value if type(value) is int and value > 0 else 0
 
 
-def _detail(usage: Mapping[str, Any], name: str, field: str) -> int:
-    details = usage.get(name)
-    return _int(details.get(field)) if isinstance(details, dict) else 0
-
-
 def _counts(usage: Mapping[str, Any]) -> _Counts:
     """The token counts of OpenAI- or Anthropic-shaped usage, clamped to be consistent."""
     # type() is: bools and int subclasses are no token counts (a cheap test, on the hot path)
@@ -107,10 +101,20 @@ def _counts(usage: Mapping[str, Any]) -> _Counts:
         if prompt_details is not None:
             write = _int(prompt_details.get("cache_creation_tokens"))
     if "prompt_tokens" in usage or "completion_tokens" in usage:
-        read = 0 if prompt_details is None else _int(prompt_details.get("cached_tokens"))
-        total_in = _int(usage.get("prompt_tokens"))
-        output = _int(usage.get("completion_tokens"))
-        reasoning = _detail(usage, "completion_tokens_details", "reasoning_tokens")
+        # inline, not ``_int``: a Python call per count was most of this function's work
+        read = 0 if prompt_details is None else prompt_details.get("cached_tokens")
+        if type(read) is not int or read < 0:
+            read = 0
+        total_in = usage.get("prompt_tokens")
+        if type(total_in) is not int or total_in < 0:
+            total_in = 0
+        output = usage.get("completion_tokens")
+        if type(output) is not int or output < 0:
+            output = 0
+        details = usage.get("completion_tokens_details")
+        reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else 0
+        if type(reasoning) is not int or reasoning < 0:
+            reasoning = 0
     else:  # Anthropic Messages: input_tokens excludes the cache reads and writes
         read = _int(usage.get("cache_read_input_tokens"))
         total_in = _int(usage.get("input_tokens")) + read + write
@@ -140,9 +144,27 @@ def _flat_rates(price: ModelPrice) -> _Rates | None:
     )
 
 
-@lru_cache(maxsize=2048)
+#: (provider, model, hour) -> its price: a plain dict, read per answer (``lru_cache``'s
+#: bookkeeping cost ~4k instructions a call); emptied when full
+_PRICES: dict[tuple[str, str, int], _Rates | ModelPrice | None] = {}
+_MAX_PRICES = 2048
+
+
 def _price(provider: str, model: str, hour: int) -> _Rates | ModelPrice | None:
-    """The model's price at this hour (``hour`` only keys the cache), or None when unknown."""
+    """The model's price at this hour (memoised), or None when unknown."""
+    key = (provider, model, hour)
+    try:
+        return _PRICES[key]
+    except KeyError:
+        pass
+    if len(_PRICES) >= _MAX_PRICES:
+        _PRICES.clear()
+    found = _PRICES[key] = _lookup(provider, model, hour)
+    return found
+
+
+def _lookup(provider: str, model: str, hour: int) -> _Rates | ModelPrice | None:
+    """The model's price at this hour from the genai-prices tables, or None when unknown."""
     try:
         _, info = get_snapshot().find_provider_model(model, None, provider, None)
         price = info.get_prices(datetime.fromtimestamp(hour * 3600, UTC))

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 from collections.abc import Mapping
-from time import perf_counter as _clock
 from typing import Any
 
 from portkey.observe.alerts import AlertEngine, Budgets
@@ -15,7 +14,7 @@ from portkey.observe.health import ProviderHealth
 from portkey.observe.hook import NullObserver, Observer
 from portkey.observe.logstore import LogStore
 from portkey.observe.metrics import Metrics
-from portkey.observe.record import Finished, Pending, resolve
+from portkey.observe.record import Finished, Pending, finished, resolve
 from portkey.observe.rollup import RollupJob, Rollups
 from portkey.observe.writer import LogWriter, Sink
 from portkey.store.db import Database, open_database
@@ -125,16 +124,22 @@ class ObserveService:
     ) -> None:
         try:  # a tuple on the queue: the record is built (and a stream priced) off the path
             self.writer.put(
-                (call, leaf, status, usage, cost, error, first_token_s, response_body, _clock())
+                finished(call, leaf, status, usage, cost, error, first_token_s, response_body)
             )
         except Exception:  # observing must never fail a request
             log.exception("could not record a request")
 
     def _resolve(self, item: Finished, keep_bodies: bool, offset: float) -> Pending:
-        """In the writer's thread: the log record of a finished request, priced if need be."""
+        """In the writer's thread: the log record of a finished request, priced if need be
+        (as ``price`` prices an answer: a cache hit costs nothing)."""
         record = resolve(item, keep_bodies, offset)
-        if record.cost is None and record.usage and item[1] is not None:
-            record.cost = self.price(item[0], item[1], record.usage)
+        if record.cost is None and record.usage and item[0] is not None:
+            if record.cache_status.endswith("HIT"):
+                record.cost = 0.0
+            elif record.model is not None and record.provider is not None:
+                record.cost = cost_usd(
+                    record.provider, record.model, record.usage, self._prices(), record.ts
+                )
         return record
 
     def status(self) -> dict[str, Any]:
