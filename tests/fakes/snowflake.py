@@ -9,6 +9,10 @@ and runs as a separate process, ``fakesnow -s -p PORT``; tests talk to it with t
 Known fakesnow gaps (not Snowflake's behaviour): a NULL TIMESTAMP comes back as 1970-01-01,
 ``EXPLAIN`` answers HTTP 500, PUT (and so ``write_pandas``) is not served, and names are case
 insensitive (DuckDB), so upper-casing mistakes would not show here — unit tests cover those.
+No statement is ever stopped: ``STATEMENT_TIMEOUT_IN_SECONDS`` is ignored, the connector's
+abort request (``execute(timeout=...)``) is answered "success" and does nothing, the login
+gives no session id and ``SYSTEM$CANCEL_ALL_QUERIES`` does not exist (the statement fails, and
+the server logs it: ``log()``). A test can see a cancel sent, never a statement cancelled.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -53,13 +58,19 @@ class FakeSnowflake:
         self.exe = exe
         self.port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        #: the server's log (it names each statement that failed, e.g. an unknown function)
+        self.log_path = Path(tempfile.mkdtemp(prefix="fakesnow-")) / "server.log"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def __enter__(self) -> FakeSnowflake:
-        self.process = subprocess.Popen(
-            [str(self.exe), "-s", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(self.exe), "-s", "-p", str(self.port)],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         deadline = time.monotonic() + 60
         while True:
             try:

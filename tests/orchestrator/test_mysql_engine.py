@@ -1,6 +1,7 @@
 """The MySQL/MariaDB adapter (asyncmy) reads the server's raw bytes and converts whole columns
 in Arrow: exact types, NULLs, statement timeout, cancel, temporary tables on the reading session,
-read-only transaction, sessions that end with their fetch, 503 when the server is down."""
+read-only transaction, sessions that end when their fetch fails, times out or is cancelled,
+503 when the server is down."""
 
 from __future__ import annotations
 
@@ -151,17 +152,20 @@ def test_cancel_kills_the_running_statement(my: Engine) -> None:
     thread = threading.Thread(target=run)
     start = time.perf_counter()
     thread.start()
-    while not _running(my, "SELECT SLEEP(20)") and time.perf_counter() - start < 5:
+    while not (running := _running(my, "SELECT SLEEP(20)")) and time.perf_counter() - start < 5:
         threading.Event().wait(0.05)
     my.cancel()
     thread.join(10)
     assert not thread.is_alive() and time.perf_counter() - start < 10
     assert failures and failures[0].http_status == 504
+    # the interrupted session is closed, not pooled
+    assert running and _gone(running[0]) and _session(my) not in running
 
 
-def _running(my: Engine, sql: str) -> bool:
-    info = my.fetch("SELECT info FROM information_schema.processlist").table
-    return sql in [v for v in info.column("info").to_pylist() if v]
+def _running(my: Engine, sql: str) -> list[int]:
+    """The ids of the sessions running ``sql``."""
+    sessions = my.fetch("SELECT id, info FROM information_schema.processlist").table.to_pylist()
+    return [int(r["id"]) for r in sessions if r["info"] == sql]
 
 
 def test_the_read_is_a_read_only_transaction(my: Engine) -> None:
@@ -217,26 +221,37 @@ def test_an_unreachable_server_is_a_503() -> None:
     assert caught.value.http_status == 503
 
 
-def test_each_session_ends_with_its_fetch(my: Engine) -> None:
-    """QUIT is sent and the socket closed: a session (and its temporary tables) never lingers,
-    even while something (here a traceback) still holds the adapter's objects."""
-    keys = ship("_f1", pa.array([1, 2, 3], pa.int64()))
-    my.fetch(f"SELECT k FROM `{keys.name}`", shipments=[keys])
+def _session(my: Engine) -> int:
+    """The server's id of the session the next fetch runs on."""
+    return int(my.fetch("SELECT CONNECTION_ID() AS id").table.column("id")[0].as_py())
+
+
+def _gone(session: int, within_s: float = 5.0) -> bool:
+    """Whether the server's session ``session`` ends within ``within_s`` seconds."""
+    admin = pymysql.connect(host="127.0.0.1", user="root")
+    try:
+        deadline = time.perf_counter() + within_s
+        while time.perf_counter() < deadline:
+            with admin.cursor() as cur:
+                cur.execute(
+                    "SELECT COUNT(*) FROM information_schema.processlist WHERE id = %s", [session]
+                )
+                if cur.fetchone() == (0,):
+                    return True
+            threading.Event().wait(0.05)
+        return False
+    finally:
+        admin.close()
+
+
+def test_a_timed_out_session_ends_and_is_not_reused(my: Engine) -> None:
+    """QUIT is sent and the socket closed: a session that failed never lingers, even while
+    something (here a traceback) still holds the adapter's objects."""
+    timed_out = _session(my)  # the idle pooled session the next fetch takes
     with pytest.raises(GatewayError) as caught:
         my.fetch("SELECT SLEEP(5)", timeout_s=0.2)
-    deadline = time.perf_counter() + 5
-    while _others(my) and time.perf_counter() < deadline:
-        threading.Event().wait(0.05)
-    assert _others(my) == 0 and caught.value.http_status == 504
-
-
-def _others(my: Engine) -> int:
-    """Sessions on the fixture's own database other than the one asking."""
-    sql = (
-        "SELECT COUNT(*) AS n FROM information_schema.processlist "
-        "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
-    )
-    return int(my.fetch(sql).table.column("n")[0].as_py())
+    assert caught.value.http_status == 504
+    assert _session(my) != timed_out and _gone(timed_out)
 
 
 def test_binary_and_text_of_the_same_bytes_keep_their_types(my: Engine) -> None:

@@ -3,11 +3,17 @@
 customer, nation and region move from PostgreSQL to "Snowflake" (created with upper-case,
 unquoted names, as Snowflake users make them); lineitem/orders stay on DuckDB, part/partsupp
 on MariaDB, supplier on SQLite. All 22 TPC-H queries must still match one DuckDB.
+
+Timeouts and cancels: fakesnow never stops a statement (tests/fakes/snowflake.py says why), so
+these tests see what the orchestrator answers and that it sends Snowflake the cancel, not that
+Snowflake stops; Snowflake's own statement timeout (errno 604/630) cannot be produced here.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -23,6 +29,12 @@ from tests.orchestrator import tpch
 
 QUERIES = tpch.queries()
 MOVED = ("customer", "nation", "region")
+#: rows of SLOW.BIG and of DuckDB's PAIRS: a count of their pairs whose product is 7 (no
+#: equi-join, no statistics to prune it) keeps an engine busy for seconds
+SLOW_ROWS = 45_000
+SLOW_SF = "SELECT count(*) AS n FROM big x, big y WHERE x.a * y.a = 7"
+SLOW_DUCK = "SELECT count(*) AS n FROM pairs p, pairs q WHERE p.b * q.b = 7"
+CANCEL = "SYSTEM$CANCEL_ALL_QUERIES"
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +165,78 @@ def test_settings_keep_the_password_out_of_reprs() -> None:
         {"type": "snowflake", "account": "a", "user": "u", "password": "s3cret", "database": "d"}
     )
     assert "s3cret" not in repr(settings)
+
+
+@pytest.fixture(scope="module")
+def slow_snowflake(fake_snowflake: FakeSnowflake) -> FakeSnowflake:
+    conn = fake_snowflake.connect()
+    try:
+        cur = conn.cursor()
+        cur.execute("CREATE SCHEMA IF NOT EXISTS SLOW")
+        cur.execute(
+            "CREATE OR REPLACE TABLE SLOW.BIG AS SELECT seq4() AS A "
+            f"FROM TABLE(GENERATOR(ROWCOUNT => {SLOW_ROWS}))"
+        )
+    finally:
+        conn.close()
+    return fake_snowflake
+
+
+@pytest.fixture
+def slow(slow_snowflake: FakeSnowflake, tmp_path: Path) -> Iterator[Orchestrator]:
+    """Snowflake's SLOW schema beside a DuckDB whose statements may run 0.3 s."""
+    path = tmp_path / "pairs.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(f"CREATE TABLE pairs AS SELECT range AS b FROM range({SLOW_ROWS})")
+    con.close()
+    engines = {
+        "sf": slow_snowflake.engine(schemas=["slow"]),
+        "duck": {"type": "duckdb", "path": str(path), "statement_timeout_s": 0.3},
+    }
+    orch = Orchestrator(DataSettings.model_validate({"engines": engines}))
+    orch.catalog.ensure_loaded()
+    yield orch
+    # fakesnow cannot stop what these tests leave running: let it end before the server does
+    # (the connector keeps retrying a statement the server's exit cut, for minutes)
+    sf = orch.catalog.engines["sf"]
+    deadline = time.monotonic() + 60
+    while sf._active and time.monotonic() < deadline:
+        time.sleep(0.1)  # noqa: TID251 - test thread
+
+
+def _cancels_sent(fake: FakeSnowflake, more_than: int) -> bool:
+    """Whether Snowflake got more than ``more_than`` cancel statements (within 5 s)."""
+    deadline = time.monotonic() + 5
+    while fake.log().count(CANCEL) <= more_than and time.monotonic() < deadline:
+        time.sleep(0.05)  # noqa: TID251 - test thread
+    return fake.log().count(CANCEL) > more_than
+
+
+def test_a_timed_out_snowflake_fragment_is_a_504_saying_what_ran(
+    slow: Orchestrator, slow_snowflake: FakeSnowflake
+) -> None:
+    sent = slow_snowflake.log().count(CANCEL)
+    start = time.perf_counter()
+    with pytest.raises(GatewayError) as caught:
+        slow.query(SLOW_SF, timeout_s=0.5)
+    assert time.perf_counter() - start < 2  # the deadline's answer, not Snowflake's
+    assert caught.value.http_status == 504 and caught.value.type == "query_timeout"
+    assert "still running (cancelled)" in caught.value.message
+    assert "on sf" in caught.value.message
+    assert _cancels_sent(slow_snowflake, sent)
+
+
+def test_a_failing_branch_answers_at_once_and_cancels_snowflake(
+    slow: Orchestrator, slow_snowflake: FakeSnowflake
+) -> None:
+    # the DuckDB branch hits its 0.3 s statement timeout while Snowflake still counts
+    sql = f"SELECT s.n AS sf_pairs, d.n AS duck_pairs FROM ({SLOW_SF}) AS s, ({SLOW_DUCK}) AS d"
+    assert {f.engine for f in slow.plan(sql).fragments} == {"sf", "duck"}
+    sent = slow_snowflake.log().count(CANCEL)
+    start = time.perf_counter()
+    with pytest.raises(GatewayError) as caught:
+        slow.query(sql)
+    assert time.perf_counter() - start < 2
+    assert caught.value.http_status == 504 and caught.value.param == "duck"
+    assert "statement timeout" in caught.value.message
+    assert _cancels_sent(slow_snowflake, sent)

@@ -41,6 +41,7 @@ from portkey.orchestrator.engines import Engine, Fetched
 from portkey.orchestrator.engines.base import conform
 from portkey.orchestrator.errors import EngineFailed, FragmentRefused, QueryTimeout
 from portkey.orchestrator.planner import Fragment, Plan, SemiJoin
+from portkey.orchestrator.planner.plan import RunRecord
 from portkey.orchestrator.planner.site import site_sql
 from portkey.orchestrator.shipping import (
     SITE_MAX_BYTES,
@@ -89,12 +90,30 @@ class FragmentStats:
 
 
 @dataclass(slots=True)
+class _Run:
+    """One run's own state: the plan it runs is shared (cached) and never written."""
+
+    plan: Plan
+    deadline: float
+    stats: dict[str, FragmentStats]
+    #: fragment name (or ``_SITE``) -> its answer, written by the coordinating thread only
+    results: dict[str, pa.Table] = field(default_factory=dict)
+    record: RunRecord = field(default_factory=RunRecord)
+
+    def shipped(self, fragment: Fragment, index: int, what: str) -> None:
+        """Record what became of the keys of ``fragment``'s edge number ``index``."""
+        self.record.edges[(fragment.name, index)] = what
+
+
+@dataclass(slots=True)
 class Execution:
     table: pa.Table
     truncated: bool
     stats: list[FragmentStats] = field(default_factory=list)
     local_seconds: float = 0.0
     seconds: float = 0.0
+    #: what this run did with keys and the join site (``Plan.ran`` shows it as steps)
+    record: RunRecord = field(default_factory=RunRecord)
 
     @property
     def rows_moved(self) -> int:
@@ -153,25 +172,25 @@ class Executor:
     ) -> Execution:
         """Run ``plan``; setting ``cancel`` (the client went away) stops every engine."""
         start = time.perf_counter()
-        deadline = start + timeout_s
-        results, stats = self._fragments(plan, deadline, cancel or threading.Event())
+        stats = {f.name: FragmentStats(f.name, f.engine, f.sql()) for f in plan.fragments}
+        run = _Run(plan, start + timeout_s, stats)
+        self._fragments(run, cancel or threading.Event())
+        results = run.results
         local_start = time.perf_counter()
         if plan.passthrough or _SITE in results:
             table = results[_SITE if _SITE in results else plan.fragments[0].name]
             truncated = table.num_rows > max_rows
             table = table.slice(0, max_rows)
         else:
-            table, truncated = self._local(plan, results, deadline, max_rows)
+            table, truncated = self._local(plan, results, run.deadline, max_rows)
         done = time.perf_counter()
-        return Execution(table, truncated, stats, done - local_start, done - start)
+        return Execution(
+            table, truncated, list(stats.values()), done - local_start, done - start, run.record
+        )
 
     # -- fragments ------------------------------------------------------------------------
     def _reduction(
-        self,
-        fragment: Fragment,
-        results: Mapping[str, pa.Table],
-        stat: FragmentStats,
-        temp: bool = True,
+        self, run: _Run, fragment: Fragment, temp: bool = True
     ) -> tuple[exp.Expr | None, list[Shipment], list[KeyList]]:
         """The fragment's key filters, the temporary tables they read (``temp``) and the key
         lists whose placeholders they carry (``_sql`` fills them in)."""
@@ -179,12 +198,14 @@ class Executor:
         shipments: list[Shipment] = []
         lists: list[KeyList] = []
         engine = self.engines[fragment.engine]
+        results, stat = run.results, run.stats[fragment.name]
         stat.semijoin_keys, stat.shipped_rows, stat.shipped_bytes = None, 0, 0
-        for edge in fragment.semijoins:
+        for index, edge in enumerate(fragment.semijoins):
+            shipped = partial(run.shipped, fragment, index)
             if edge.bound is not None:
                 cond = _bound(results[edge.source], edge)
                 conds += [cond] if cond is not None else []
-                edge.shipped = (
+                shipped(
                     f"bounded {fragment.name} on engine {fragment.engine} by the one value "
                     f"of {edge.source}: {cond.sql() if cond is not None else 'none'}"
                 )
@@ -193,14 +214,14 @@ class Executor:
             if len(keys) == 0:
                 conds.append(exp.false())
                 stat.semijoin_keys = stat.semijoin_keys or 0
-                edge.shipped = f"{edge.source} has no keys: {fragment.name} answers no rows"
+                shipped(f"{edge.source} has no keys: {fragment.name} answers no rows")
             elif len(keys) <= self.semijoin_max_keys and temp and _viewed(engine, len(keys)):
                 # read in place (no wire, no write): counted as a key list, not as bytes
                 shipment = ship(edge.source, keys)
                 shipments.append(shipment)
                 conds.append(key_filter(shipment, edge.target_column))
                 stat.semijoin_keys = (stat.semijoin_keys or 0) + len(keys)
-                edge.shipped = (
+                shipped(
                     f"sent {len(keys)} keys of {edge.source} to {fragment.name} on engine "
                     f"{fragment.engine} as a view of an Arrow table ({shipment.name})"
                 )
@@ -208,7 +229,7 @@ class Executor:
                 lists.append(key_list(keys))
                 conds.append(lists[-1].filter(edge.target_column))
                 stat.semijoin_keys = (stat.semijoin_keys or 0) + len(keys)
-                edge.shipped = (
+                shipped(
                     f"sent {len(keys)} keys of {edge.source} to {fragment.name} on engine "
                     f"{fragment.engine} as an IN-list"
                 )
@@ -219,103 +240,89 @@ class Executor:
                 stat.semijoin_keys = (stat.semijoin_keys or 0) + len(keys)
                 stat.shipped_rows += shipment.rows
                 stat.shipped_bytes += shipment.nbytes
-                edge.shipped = describe(shipment, fragment.name, fragment.engine)
+                shipped(describe(shipment, fragment.name, fragment.engine))
             else:
-                edge.shipped = (
+                shipped(
                     f"{len(keys)} keys of {edge.source} exceed data.semijoin_max_keys "
                     f"({self.semijoin_max_keys}): {fragment.name} ran unreduced"
                 )
         return (exp.and_(*conds) if conds else None), shipments, lists
 
-    def _job(
-        self,
-        plan: Plan,
-        fragment: Fragment,
-        results: Mapping[str, pa.Table],
-        stat: FragmentStats,
-        deadline: float,
-    ) -> Callable[[], Fetched]:
+    def _job(self, run: _Run, fragment: Fragment) -> Callable[[], Fetched]:
         """What to run for ``fragment`` now that its sources are done."""
-        site = plan.join_site
+        site = run.plan.join_site
         if site is not None and site.fragment == fragment.name:
-            shipments = self._site_shipments(plan, fragment, results)
+            shipments = self._site_shipments(run, fragment)
             if shipments:
-                sql = site_sql(plan, site, {s.source: s.name for s in shipments})
+                stat = run.stats[fragment.name]
+                sql = site_sql(run.plan, site, {s.source: s.name for s in shipments})
                 stat.sql, stat.join_site = sql, True
                 stat.shipped_rows = sum(s.rows for s in shipments)
                 stat.shipped_bytes = sum(s.nbytes for s in shipments)
-                site.ran = "; ".join(describe(s, "the join", fragment.engine) for s in shipments)
-                site.ran += f"; the join and aggregates ran there, next to {fragment.name}"
-                for edge in fragment.semijoins:
-                    edge.shipped = f"{edge.source} went whole to the join site on {site.engine}"
-                job = partial(self._fetch_site, plan, fragment, results, stat, sql, shipments)
-                return partial(job, deadline)
-        return partial(self._fetch_reduced, fragment, results, stat, deadline)
+                ran = "; ".join(describe(s, "the join", fragment.engine) for s in shipments)
+                run.record.site = (
+                    f"{ran}; the join and aggregates ran there, next to {fragment.name}"
+                )
+                for index, edge in enumerate(fragment.semijoins):
+                    what = f"{edge.source} went whole to the join site on {site.engine}"
+                    run.shipped(fragment, index, what)
+                return partial(self._fetch_site, run, fragment, sql, shipments)
+        return partial(self._fetch_reduced, run, fragment)
 
-    def _fetch_reduced(
-        self,
-        fragment: Fragment,
-        results: Mapping[str, pa.Table],
-        stat: FragmentStats,
-        deadline: float,
-    ) -> Fetched:
+    def _fetch_reduced(self, run: _Run, fragment: Fragment) -> Fetched:
         """The fragment with its key filters; if the engine would not take the temporary
         table (the role may not create one), without the keys that needed it."""
-        extra, shipments, lists = self._reduction(fragment, results, stat)
+        stat = run.stats[fragment.name]
+        extra, shipments, lists = self._reduction(run, fragment)
         stat.sql = _sql(fragment, extra, lists)
         try:
-            return self._fetch(fragment, stat.sql, deadline, shipments)
+            return self._fetch(fragment, stat.sql, run.deadline, shipments)
         except ShipmentRefused as exc:
-            extra, _, lists = self._reduction(fragment, results, stat, temp=False)
-            for edge in fragment.semijoins:
-                if edge.shipped and edge.shipped.endswith("ran unreduced"):
-                    edge.shipped += f" ({exc.message})"
+            extra, _, lists = self._reduction(run, fragment, temp=False)
+            edges = run.record.edges
+            for index in range(len(fragment.semijoins)):
+                what = edges.get((fragment.name, index))
+                if what and what.endswith("ran unreduced"):
+                    run.shipped(fragment, index, f"{what} ({exc.message})")
             stat.sql = _sql(fragment, extra, lists)
-            return self._fetch(fragment, stat.sql, deadline, [])
+            return self._fetch(fragment, stat.sql, run.deadline, [])
 
-    def _site_shipments(
-        self, plan: Plan, fragment: Fragment, results: Mapping[str, pa.Table]
-    ) -> list[Shipment]:
+    def _site_shipments(self, run: _Run, fragment: Fragment) -> list[Shipment]:
         """The other fragments' answers to ship whole, or none (the join stays here)."""
-        assert plan.join_site is not None
-        others = [f.name for f in plan.fragments if f.name != fragment.name]
+        results = run.results
+        others = [f.name for f in run.plan.fragments if f.name != fragment.name]
         keys = [
             len(pc.unique(results[e.source].column(e.source_column).drop_null()))
             for e in fragment.semijoins
         ]
         size = sum(results[n].nbytes for n in others)
         if all(k <= self.semijoin_max_keys for k in keys):
-            plan.join_site.ran = "join site not used: the keys fit an IN-list"
+            run.record.site = "join site not used: the keys fit an IN-list"
             return []
         if size > SITE_MAX_BYTES or not self.engines[fragment.engine].temp_tables:
-            plan.join_site.ran = f"join site not used: the small sides hold {size} bytes"
+            run.record.site = f"join site not used: the small sides hold {size} bytes"
             return []
         return [ship_rows(n, results[n]) for n in others]
 
     def _fetch_site(
-        self,
-        plan: Plan,
-        fragment: Fragment,
-        results: Mapping[str, pa.Table],
-        stat: FragmentStats,
-        sql: str,
-        shipments: list[Shipment],
-        deadline: float,
+        self, run: _Run, fragment: Fragment, sql: str, shipments: list[Shipment]
     ) -> Fetched:
         """The local step on the big side's engine; if the engine refuses it, keys instead."""
-        site = plan.join_site
+        site = run.plan.join_site
         assert site is not None
-        left = deadline - time.perf_counter()
+        left = run.deadline - time.perf_counter()
         if left <= 0:
             raise QueryTimeout("the query ran out of time before the join site started")
         try:
             fetched = self.engines[fragment.engine].fetch(sql, left, shipments)
         except EngineFailed as exc:
-            site.ran = f"join site on {site.engine} refused ({exc.message}): the join ran here"
-            stat.join_site = False
-            return self._fetch_reduced(fragment, results, stat, deadline)
+            run.record.site = (
+                f"join site on {site.engine} refused ({exc.message}): the join ran here"
+            )
+            run.stats[fragment.name].join_site = False
+            return self._fetch_reduced(run, fragment)
         table = fetched.table
-        named = plan.local.named_selects
+        named = run.plan.local.named_selects
         if len(named) == table.num_columns:
             table = table.rename_columns(named)
         fetched.table = conform(table, site.types)
@@ -331,11 +338,9 @@ class Executor:
         fetched.table = conform(fetched.table, fragment.types)
         return fetched
 
-    def _fragments(
-        self, plan: Plan, deadline: float, cancel: threading.Event
-    ) -> tuple[dict[str, pa.Table], list[FragmentStats]]:
-        results: dict[str, pa.Table] = {}
-        stats = {f.name: FragmentStats(f.name, f.engine, f.sql()) for f in plan.fragments}
+    def _fragments(self, run: _Run, cancel: threading.Event) -> None:
+        """Run every fragment, each once its sources are done; fills ``run.results``."""
+        plan, results, stats, deadline = run.plan, run.results, run.stats, run.deadline
         waiting = list(plan.fragments)
         running: dict[Future[Fetched], Fragment] = {}
         pool = _POOL
@@ -343,8 +348,7 @@ class Executor:
             while waiting or running:
                 for fragment in [f for f in waiting if _ready(plan, f, results)]:
                     waiting.remove(fragment)
-                    job = self._job(plan, fragment, results, stats[fragment.name], deadline)
-                    running[pool.submit(job)] = fragment
+                    running[pool.submit(self._job(run, fragment))] = fragment
                 left = deadline - time.perf_counter()
                 step = max(0.0, min(left, _CANCEL_POLL_S))
                 done, _ = wait(list(running), timeout=step, return_when=FIRST_COMPLETED)
@@ -372,7 +376,6 @@ class Executor:
         finally:
             for future in running:  # not started yet: never starts (started ones were cancelled)
                 future.cancel()
-        return results, list(stats.values())
 
     # -- the local step -------------------------------------------------------------------
     def _local(

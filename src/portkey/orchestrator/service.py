@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -44,8 +43,14 @@ def _suspects(origins: set[str]) -> set[str]:
 
 @dataclass(slots=True)
 class QueryResult:
-    plan: Plan
+    #: the plan as planned (maybe cached, shared by other runs: never changed by this one)
+    planned: Plan
     execution: Execution
+
+    @property
+    def plan(self) -> Plan:
+        """The plan as this run left it: its steps and notes say what the run did."""
+        return self.planned.ran(self.execution.record)
 
     @property
     def table(self) -> pa.Table:
@@ -73,7 +78,8 @@ class Orchestrator:
         self.executor = Executor(
             self.catalog.engines, settings.semijoin_max_keys, settings.local_memory_limit
         )
-        #: plans of recent queries (parsing and optimizing take 10-70 ms; a copy takes ~1)
+        #: plans of recent queries (parsing and optimizing take 10-70 ms), shared as they are:
+        #: a run keeps what it does in its ``Execution``, never on the plan
         self._plans: OrderedDict[tuple[Any, ...], Plan] = OrderedDict()
         self._plans_lock = threading.Lock()
 
@@ -85,19 +91,21 @@ class Orchestrator:
         *,
         options: PlanOptions = ALL_RULES,
     ) -> Plan:
+        """The query's plan, from the cache when it was asked before: callers share it and
+        must not change it (``Executor.run`` does not)."""
         self.catalog.ensure_loaded()
         key = (sql, dialect, repr(params), options, self.catalog.version)
         with self._plans_lock:
             cached = self._plans.get(key)
             if cached is not None:
                 self._plans.move_to_end(key)
-        if cached is not None:  # a copy: a run adds notes to its plan
-            return copy.deepcopy(cached)
+        if cached is not None:
+            return cached
         plan = self._plan(sql, params, dialect, options)
         for fragment in plan.fragments:
             fragment.freeze()
         with self._plans_lock:
-            self._plans[key] = copy.deepcopy(plan)
+            self._plans[key] = plan
             while len(self._plans) > PLAN_CACHE_SIZE:
                 self._plans.popitem(last=False)
         return plan
@@ -151,6 +159,6 @@ class Orchestrator:
                 )
                 options = replace(options, refused=options.refused | fresh)
                 continue
-            plan.notes[:0] = notes
+            execution.record.notes[:0] = notes
             return QueryResult(plan, execution)
         raise AssertionError("unreachable")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from sqlglot import exp
@@ -46,13 +46,13 @@ class SemiJoin:
     #: ``>=`` or ``<=``: the source answers one row, and its value bounds the target column
     #: (``target_column >= value``) instead of listing keys
     bound: str | None = None
-    #: what the executor did with the keys (set when the plan runs), for the plan's steps
-    shipped: str | None = None
 
-    def step(self, target: Fragment, sources: dict[str, Fragment]) -> str:
-        """This edge as a line of explain output: what ran, or what is planned."""
-        if self.shipped is not None:
-            return self.shipped
+    def step(
+        self, target: Fragment, sources: dict[str, Fragment], shipped: str | None = None
+    ) -> str:
+        """This edge as a line of explain output: what ran (``shipped``), or what is planned."""
+        if shipped is not None:
+            return shipped
         src = sources.get(self.source)
         est = f" (est. {src.estimated_rows})" if src and src.estimated_rows is not None else ""
         where = f"{target.name} on engine {target.engine}"
@@ -135,20 +135,32 @@ class JoinSite:
     dialect: str
     #: the query's output columns and their planned types (to conform the engine's answer)
     types: dict[str, str] = field(default_factory=dict)
-    #: what the executor did (set when the plan runs)
-    ran: str | None = None
 
-    def step(self) -> str:
-        if self.ran is not None:
-            return self.ran
+    def step(self, ran: str | None = None) -> str:
+        """As a line of explain output: what ran (``ran``), or what is planned."""
+        if ran is not None:
+            return ran
         return (
             f"join site: when the keys exceed data.semijoin_max_keys, ship the other fragments "
             f"whole into temporary tables on engine {self.engine} and run the join and "
             f"aggregates there, next to {self.fragment}: only the answer moves"
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"fragment": self.fragment, "engine": self.engine, "ran": self.ran}
+    def to_dict(self, ran: str | None = None) -> dict[str, Any]:
+        return {"fragment": self.fragment, "engine": self.engine, "ran": ran}
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """What one run of a plan did, kept apart from the plan: a planned ``Plan`` is never
+    changed by a run, so one cached plan serves concurrent runs without copies."""
+
+    #: (fragment name, index of the edge in its ``semijoins``) -> what became of its keys
+    edges: dict[tuple[str, int], str] = field(default_factory=dict)
+    #: what the join site did (used, not used and why, refused)
+    site: str | None = None
+    #: this run's notes (e.g. re-planned after an engine refused a fragment), listed first
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -161,15 +173,30 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     #: where the local step may run instead of here (``site.join_site``)
     join_site: JoinSite | None = None
+    #: set only on ``ran``'s view: what that run did (the plan as planned has none)
+    run: RunRecord | None = field(default=None, repr=False, compare=False)
 
     def fragment(self, name: str) -> Fragment:
         return next(f for f in self.fragments if f.name == name)
 
+    def ran(self, record: RunRecord) -> Plan:
+        """This plan as one run left it, for explain output: a shallow view (the fragments
+        are shared, never copied) whose steps and notes say what that run did."""
+        return replace(self, notes=[*record.notes, *self.notes], run=record)
+
     def steps(self) -> list[str]:
         """How keys move between fragments (semi-joins), in the order fragments run."""
         by_name = {f.name: f for f in self.fragments}
-        steps = [e.step(f, by_name) for f in self.fragments for e in f.semijoins]
-        return steps + ([self.join_site.step()] if self.join_site else [])
+        done = self.run.edges if self.run is not None else {}
+        steps = [
+            e.step(f, by_name, done.get((f.name, i)))
+            for f in self.fragments
+            for i, e in enumerate(f.semijoins)
+        ]
+        return steps + ([self.join_site.step(self._site_ran())] if self.join_site else [])
+
+    def _site_ran(self) -> str | None:
+        return self.run.site if self.run is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -177,6 +204,6 @@ class Plan:
             "local": None if self.passthrough else self.local.sql(dialect="duckdb"),
             "passthrough": self.passthrough,
             "steps": self.steps(),
-            "join_site": self.join_site.to_dict() if self.join_site else None,
+            "join_site": self.join_site.to_dict(self._site_ran()) if self.join_site else None,
             "notes": self.notes,
         }
