@@ -188,13 +188,9 @@ def implied_by_or(cond: exp.Expr, aliases: set[str]) -> exp.Expr | None:
     return exp.or_(*[exp.paren(p, copy=False) if isinstance(p, exp.And) else p for p in parts])
 
 
-def implied_equalities(where: Iterable[exp.Expr]) -> list[exp.Expr]:
-    """Equalities between columns that WHERE's equi-joins imply but do not state.
-
-    ``a.x = b.y AND b.y = c.z`` gives ``a.x = c.z`` (columns are compared as the query
-    compares them, so the equality holds on every answer row).
-    """
-    conds = list(where)
+def equated(conds: Iterable[exp.Expr]) -> dict[tuple[str, str], tuple[str, str]]:
+    """Each (alias, column) that the ``a.x = b.y`` conjuncts of ``conds`` name, mapped to
+    the root of the columns they make equal (union-find)."""
     parent: dict[tuple[str, str], tuple[str, str]] = {}
 
     def find(key: tuple[str, str]) -> tuple[str, str]:
@@ -203,14 +199,23 @@ def implied_equalities(where: Iterable[exp.Expr]) -> list[exp.Expr]:
             key = parent[key]
         return key
 
-    stated: set[frozenset[tuple[str, str]]] = set()
     for left, right in equi_pairs(conds):
-        a, b = (left.table, left.name), (right.table, right.name)
-        stated.add(frozenset((a, b)))
-        parent[find(a)] = find(b)
+        parent[find((left.table, left.name))] = find((right.table, right.name))
+    return {key: find(key) for key in list(parent)}
+
+
+def implied_equalities(where: Iterable[exp.Expr]) -> list[exp.Expr]:
+    """Equalities between columns that WHERE's equi-joins imply but do not state.
+
+    ``a.x = b.y AND b.y = c.z`` gives ``a.x = c.z`` (columns are compared as the query
+    compares them, so the equality holds on every answer row).
+    """
+    conds = list(where)
+    roots = equated(conds)
+    stated = {frozenset(((a.table, a.name), (b.table, b.name))) for a, b in equi_pairs(conds)}
     classes: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for key in list(parent):
-        classes.setdefault(find(key), []).append(key)
+    for key, root in roots.items():
+        classes.setdefault(root, []).append(key)
     out: list[exp.Expr] = []
     for members in classes.values():
         for i, a in enumerate(members):

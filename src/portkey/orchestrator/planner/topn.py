@@ -271,18 +271,10 @@ def _groups_kept(select: exp.Select, alias: str, top: Fragment, where: list[exp.
     body = top.expression
     if not isinstance(body, exp.Select) or body.args.get("group") is None:
         return False
-    parent: dict[tuple[str, str], tuple[str, str]] = {}
-
-    def find(key: tuple[str, str]) -> tuple[str, str]:
-        parent.setdefault(key, key)
-        while parent[key] != key:
-            key = parent[key]
-        return key
-
-    for cond in where:
-        ((a, b),) = rules.equi_pairs([cond])
-        parent[find((a.table, a.name))] = find((b.table, b.name))
+    roots = rules.equated(where)
     group = select.args["group"].expressions
-    held = {find((c.table, c.name)) for c in group if isinstance(c, exp.Column)}
+    held = {
+        roots.get((c.table, c.name), (c.table, c.name)) for c in group if isinstance(c, exp.Column)
+    }
     keys_out = [p.alias_or_name for p in body.selects if not _is_aggregate(p)]
-    return bool(keys_out) and all(find((alias, k)) in held for k in keys_out)
+    return bool(keys_out) and all(roots.get((alias, k), (alias, k)) in held for k in keys_out)
